@@ -1,0 +1,1 @@
+"""One module per `hrtrack` verb; each exposes `register(subparsers)`."""

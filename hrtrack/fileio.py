@@ -1,0 +1,73 @@
+"""Atomic writes and validated reads shared by every writer (DESIGN.md §6).
+
+Every output goes to a temporary file in the destination folder and is renamed
+over the target, so a crash mid-write leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import HrtrackError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it over `path`.
+
+    The caller writes the temporary path by any means (cv2, torch.save, ...).
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise HrtrackError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise HrtrackError(f"output folder is not writable: {folder}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=folder)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` atomically."""
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+    except OSError as exc:
+        raise HrtrackError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None) -> None:
+    """Serialise `obj` as JSON and write it to `path` atomically."""
+    write_bytes_atomic(path, json.dumps(obj, indent=indent).encode("utf-8"))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file; a missing, empty or malformed file raises HrtrackError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise HrtrackError(f"file not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise HrtrackError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise HrtrackError(f"empty file: {path}")
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HrtrackError(f"{path} is not valid JSON: {exc}") from None

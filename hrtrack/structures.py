@@ -1,0 +1,110 @@
+"""Array containers passed between the stages (DESIGN.md §3).
+
+Pixels, float32, image coordinates (x right, y down). One small dataclass per
+contract; no per-person Python objects in hot paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+
+def _as(a, dtype, shape_tail: tuple[int, ...], name: str) -> np.ndarray:
+    arr = np.asarray(a, dtype=dtype)
+    if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail:
+        raise ValueError(f"{name} must have shape (N,{','.join(map(str, shape_tail))}), got {arr.shape}")
+    return arr
+
+
+@dataclass(frozen=True)
+class Boxes:
+    """Person boxes: `boxes (N,4)` float32 x1,y1,x2,y2 and `scores (N,)` float32."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "boxes", _as(self.boxes, np.float32, (4,), "boxes").reshape(-1, 4))
+        object.__setattr__(self, "scores", _as(self.scores, np.float32, (), "scores"))
+        if len(self.boxes) != len(self.scores):
+            raise ValueError(f"{len(self.boxes)} boxes but {len(self.scores)} scores")
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @classmethod
+    def empty(cls) -> "Boxes":
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
+
+    def take(self, index) -> "Boxes":
+        """Subset by an integer index array or boolean mask."""
+        return Boxes(self.boxes[index], self.scores[index])
+
+
+@dataclass(frozen=True)
+class Poses:
+    """Poses of one frame (DESIGN.md §3).
+
+    keypoints (N,K,2) float32, keypoint_scores (N,K) float32, scores (N,) float32
+    person scores, boxes (N,4) float32 x1,y1,x2,y2, and track_ids (N,) int64
+    (-1 while unassigned).
+    """
+
+    keypoints: np.ndarray
+    keypoint_scores: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+    track_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        kp = np.asarray(self.keypoints, dtype=np.float32)
+        if kp.ndim != 3 or kp.shape[2] != 2:
+            raise ValueError(f"keypoints must have shape (N,K,2), got {kp.shape}")
+        n, k = kp.shape[:2]
+        ks = np.asarray(self.keypoint_scores, dtype=np.float32)
+        if ks.shape != (n, k):
+            raise ValueError(f"keypoint_scores must have shape {(n, k)}, got {ks.shape}")
+        sc = _as(self.scores, np.float32, (), "scores")
+        bx = _as(self.boxes, np.float32, (4,), "boxes").reshape(-1, 4)
+        ids = np.full(n, -1, np.int64) if self.track_ids is None else np.asarray(self.track_ids, np.int64)
+        if len(sc) != n or len(bx) != n or ids.shape != (n,):
+            raise ValueError(f"inconsistent lengths: {n} poses, {len(sc)} scores, {len(bx)} boxes, {ids.shape} ids")
+        object.__setattr__(self, "keypoints", kp)
+        object.__setattr__(self, "keypoint_scores", ks)
+        object.__setattr__(self, "scores", sc)
+        object.__setattr__(self, "boxes", bx)
+        object.__setattr__(self, "track_ids", ids)
+
+    def __len__(self) -> int:
+        return len(self.keypoints)
+
+    @property
+    def num_joints(self) -> int:
+        return self.keypoints.shape[1]
+
+    @classmethod
+    def empty(cls, num_joints: int) -> "Poses":
+        return cls(
+            np.zeros((0, num_joints, 2), np.float32),
+            np.zeros((0, num_joints), np.float32),
+            np.zeros((0,), np.float32),
+            np.zeros((0, 4), np.float32),
+        )
+
+    def take(self, index) -> "Poses":
+        """Subset by an integer index array or boolean mask."""
+        return Poses(self.keypoints[index], self.keypoint_scores[index], self.scores[index],
+                     self.boxes[index], self.track_ids[index])
+
+    def with_track_ids(self, track_ids: np.ndarray) -> "Poses":
+        return replace(self, track_ids=np.asarray(track_ids, np.int64))
+
+    @staticmethod
+    def concat(parts: "list[Poses]", num_joints: int) -> "Poses":
+        """Concatenate poses of one frame (e.g. several batches)."""
+        if not parts:
+            return Poses.empty(num_joints)
+        return Poses(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                       ("keypoints", "keypoint_scores", "scores", "boxes", "track_ids")))
