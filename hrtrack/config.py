@@ -135,6 +135,12 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             raise HrtrackError(f"{where}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):
+            # PyYAML reads "1e-4" (no dot) as a string; accept it as the number it means.
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise HrtrackError(f"{where}: expected a number, got {value!r}")
         return float(value)

@@ -1,0 +1,70 @@
+"""Boxes to crops and back: the one place that owns both directions of the crop transform.
+
+Conventions of the official HRNet code (DESIGN.md §4): a box becomes a center and
+a "scale" in units of `PIXEL_STD` = 200 px, widened or heightened to the input's
+aspect ratio and padded by 1.25; the crop is the similarity transform that maps the
+(optionally rotated) scale window onto the network input (or heatmap) grid, equal to
+the official `get_affine_transform` (tested against a reference built from its
+three-point construction).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PIXEL_STD = 200.0
+BOX_PADDING = 1.25
+
+
+def boxes_to_center_scale(boxes_xyxy: np.ndarray, aspect_ratio: float,
+                          padding: float = BOX_PADDING) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (N,4) x1,y1,x2,y2 -> centers (N,2) and scales (N,2) in PIXEL_STD units.
+
+    `aspect_ratio` is the network input's width / height (192/256 = 0.75). The box is
+    grown (never shrunk) to that aspect ratio, then padded by `padding`, as the
+    official `_box2cs` does with w = x2 - x1.
+    """
+    b = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
+    w = b[:, 2] - b[:, 0]
+    h = b[:, 3] - b[:, 1]
+    center = np.stack([b[:, 0] + w * 0.5, b[:, 1] + h * 0.5], axis=1)
+    wider = w > aspect_ratio * h
+    h = np.where(wider, w / aspect_ratio, h)
+    w = np.where(~wider & (w < aspect_ratio * h), h * aspect_ratio, w)
+    scale = np.stack([w, h], axis=1) / PIXEL_STD * padding
+    return center, scale
+
+
+def crop_matrices(centers: np.ndarray, scales: np.ndarray, output_size: tuple[int, int],
+                  rotations: np.ndarray | float = 0.0, inverse: bool = False) -> np.ndarray:
+    """Affine matrices (N,2,3) from image pixels to an output grid of size (w, h).
+
+    The scale window's width `scales[:,0] * PIXEL_STD` maps to the output width; a
+    rotation of r degrees turns the window counter-clockwise in the image (the
+    crop's content turns clockwise), as in the official code. With `inverse`, the
+    matrices map output-grid coordinates back to image pixels.
+    """
+    c = np.asarray(centers, np.float64).reshape(-1, 2)
+    s = np.asarray(scales, np.float64).reshape(-1, 2)
+    out_w, out_h = output_size
+    r = np.deg2rad(np.broadcast_to(np.asarray(rotations, np.float64), (len(c),)))
+    cos, sin = np.cos(r), np.sin(r)
+    k = out_w / (s[:, 0] * PIXEL_STD)
+    # Forward map: k * R(-r) about the center, then to the output's center.
+    lin = np.empty((len(c), 2, 2))
+    lin[:, 0, 0], lin[:, 0, 1] = k * cos, k * sin
+    lin[:, 1, 0], lin[:, 1, 1] = -k * sin, k * cos
+    dst_center = np.array([out_w * 0.5, out_h * 0.5])
+    if inverse:
+        inv_lin = np.transpose(lin, (0, 2, 1)) / (k ** 2)[:, None, None]
+        t = c - np.einsum("nij,j->ni", inv_lin, dst_center)
+        return np.concatenate([inv_lin, t[:, :, None]], axis=2)
+    t = dst_center - np.einsum("nij,nj->ni", lin, c)
+    return np.concatenate([lin, t[:, :, None]], axis=2)
+
+
+def apply_affine(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """Map points (N,K,2) through per-instance affine matrices (N,2,3)."""
+    p = np.asarray(points, np.float64)
+    m = np.asarray(matrices, np.float64)
+    return np.einsum("nij,nkj->nki", m[:, :, :2], p) + m[:, None, :, 2]

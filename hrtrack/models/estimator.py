@@ -1,0 +1,164 @@
+"""The top-down pose estimator: boxes of a frame -> poses, in one batched forward pass.
+
+Per box (DESIGN.md §4): center/scale with aspect 3:4 and 1.25 padding, affine crop
+(OpenCV, as the official code), RGB + ImageNet normalisation, flip test (flipped
+heatmaps flipped back, joints swapped, shifted one pixel), argmax + quarter-pixel
+refinement, inverse affine to image pixels. Keypoint score = heatmap maximum;
+person score = box score x mean of the keypoint scores above `in_vis_thre`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from ..geometry import apply_affine, boxes_to_center_scale, crop_matrices
+from ..skeleton import COCO, Layout
+from ..structures import Poses
+from .codec import HeatmapCodec
+from .fast import fold_batchnorm, resolve_device
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+_AMP_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def person_scores(box_scores: np.ndarray, keypoint_scores: np.ndarray, in_vis_thre: float = 0.2) -> np.ndarray:
+    """Official rescoring: box score x mean of keypoint scores above `in_vis_thre` (0 if none)."""
+    confident = keypoint_scores > in_vis_thre
+    count = confident.sum(axis=1)
+    mean = np.where(count > 0, (keypoint_scores * confident).sum(axis=1) / np.maximum(count, 1), 0.0)
+    return (np.asarray(box_scores, np.float32) * mean).astype(np.float32)
+
+
+class PoseEstimator:
+    """Batched HRNet inference on person boxes.
+
+    Args:
+        model: a network mapping normalised RGB (B,3,h,w) to heatmaps (B,K,h/4,w/4).
+        input_size: network input (w, h), e.g. (192, 256) or (288, 384).
+        flip_test: average with the heatmaps of the mirrored crop.
+        layout: joint layout; its flip pairs drive the flip test.
+        device: "auto", "cpu", "cuda", "cuda:N" or a torch.device.
+        fold_bn: fold BatchNorm into convolutions (same numbers, faster).
+        precision: "auto" (fp16 autocast on CUDA, fp32 on CPU), "fp32", "fp16" or "bf16".
+        channels_last: NHWC memory format (faster on CPU and CUDA here; see scripts/bench_estimator.py).
+        max_batch: most crops (before flipping) per forward pass, bounding memory.
+    """
+
+    def __init__(self, model: nn.Module, input_size: tuple[int, int] = (192, 256), *, flip_test: bool = True,
+                 layout: Layout = COCO, device: str | torch.device = "auto", fold_bn: bool = True,
+                 precision: str = "auto", channels_last: bool = True, max_batch: int = 64,
+                 in_vis_thre: float = 0.2):
+        self.device = resolve_device(device)
+        if precision == "auto":
+            precision = "fp16" if self.device.type == "cuda" else "fp32"
+        if precision not in _AMP_DTYPES:
+            raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        self.amp_dtype = _AMP_DTYPES[precision]
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.heatmap_size = (self.input_size[0] // 4, self.input_size[1] // 4)
+        self.flip_test = flip_test
+        self.layout = layout
+        self.max_batch = max_batch
+        self.in_vis_thre = in_vis_thre
+        model = fold_batchnorm(model) if fold_bn else model.eval()
+        self.channels_last = channels_last
+        self.model = model.to(self.device, memory_format=torch.channels_last if self.channels_last
+                              else torch.contiguous_format)
+        self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255
+        self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255
+        self._flip_index = torch.as_tensor(layout.flip_index, device=self.device)
+
+    # -- stages ---------------------------------------------------------------------------
+    def crop(self, frame_bgr: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """Affine crops (N,h,w,3) uint8 BGR of the scale windows, bilinear as officially."""
+        mats = crop_matrices(centers, scales, self.input_size)
+        w, h = self.input_size
+        out = np.empty((len(mats), h, w, 3), np.uint8)
+        for i, m in enumerate(mats):
+            cv2.warpAffine(frame_bgr, m, (w, h), dst=out[i], flags=cv2.INTER_LINEAR)
+        return out
+
+    def normalise(self, crops_bgr: np.ndarray) -> torch.Tensor:
+        """uint8 BGR crops (N,h,w,3) -> normalised RGB float batch (N,3,h,w) on the device."""
+        x = torch.from_numpy(crops_bgr).to(self.device, non_blocking=True)
+        x = x.permute(0, 3, 1, 2).flip(1).float()
+        x = (x - self._mean) / self._std
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    @torch.inference_mode()
+    def heatmaps(self, batch: torch.Tensor) -> torch.Tensor:
+        """Heatmaps (N,K,h/4,w/4) float32 of a normalised batch, flip-averaged when enabled."""
+        outs = []
+        for start in range(0, len(batch), self.max_batch):
+            x = batch[start:start + self.max_batch]
+            if self.flip_test:
+                x = torch.cat([x, x.flip(3)])
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                y = self.model(x).float()
+            if self.flip_test:
+                y, yf = y.chunk(2)
+                yf = yf.flip(3)[:, self._flip_index]
+                # The mirrored crop's features are offset by one pixel (official SHIFT_HEATMAP).
+                yf = torch.cat([yf[..., :1], yf[..., :-1]], dim=3)
+                y = (y + yf) * 0.5
+            outs.append(y)
+        return torch.cat(outs) if outs else torch.zeros((0, len(self.layout.joint_names), *self.heatmap_size[::-1]))
+
+    def decode(self, heatmaps: torch.Tensor, centers: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Heatmaps -> keypoints (N,K,2) in image pixels and keypoint scores (N,K)."""
+        coords, maxvals = HeatmapCodec.decode(heatmaps)
+        inv = crop_matrices(centers, scales, self.heatmap_size, inverse=True)
+        kpts = apply_affine(coords.cpu().numpy(), inv)
+        return kpts.astype(np.float32), maxvals.cpu().numpy().astype(np.float32)
+
+    # -- public calls ---------------------------------------------------------------------
+    def __call__(self, frame_bgr: np.ndarray, boxes_xyxy: np.ndarray, box_scores: np.ndarray | None = None) -> Poses:
+        """Poses for all boxes (N,4) x1,y1,x2,y2 of one BGR frame, one batched forward pass."""
+        return self.estimate_frames([frame_bgr], [boxes_xyxy], [box_scores])[0]
+
+    def estimate_frames(self, frames_bgr: Sequence[np.ndarray], boxes_xyxy: Sequence[np.ndarray],
+                        box_scores: Sequence[np.ndarray | None] | None = None) -> list[Poses]:
+        """Poses for the boxes of several frames, crops of all frames in one batch."""
+        if box_scores is None:
+            box_scores = [None] * len(frames_bgr)
+        if not len(frames_bgr) == len(boxes_xyxy) == len(box_scores):
+            raise ValueError("frames, boxes and box scores must have the same length")
+        k = self.layout.num_joints
+        crops, centers, scales, scores, counts = [], [], [], [], []
+        for frame, boxes, bscores in zip(frames_bgr, boxes_xyxy, box_scores):
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise ValueError(f"frame must be HxWx3 uint8 BGR, got {frame.shape} {frame.dtype}")
+            b = np.asarray(boxes, np.float32).reshape(-1, 4)
+            # A degenerate box still yields a 1-pixel window instead of a division by zero.
+            b = np.concatenate([b[:, :2], np.maximum(b[:, 2:], b[:, :2] + 1.0)], axis=1)
+            c, s = boxes_to_center_scale(b, self.input_size[0] / self.input_size[1])
+            crops.append(self.crop(frame, c, s))
+            centers.append(c)
+            scales.append(s)
+            scores.append(np.ones(len(b), np.float32) if bscores is None else np.asarray(bscores, np.float32))
+            counts.append(len(b))
+        c, s = np.concatenate(centers), np.concatenate(scales)
+        if len(c) == 0:
+            return [Poses.empty(k) for _ in frames_bgr]
+        hm = self.heatmaps(self.normalise(np.concatenate(crops)))
+        kpts, kscores = self.decode(hm, c, s)
+        box_s = np.concatenate(scores)
+        person = person_scores(box_s, kscores, self.in_vis_thre)
+        # The box each pose was estimated from, as x1,y1,x2,y2 of the padded crop window.
+        half = s * 100.0
+        boxes = np.concatenate([c - half, c + half], axis=1).astype(np.float32)
+        out, start = [], 0
+        for n in counts:
+            sl = slice(start, start + n)
+            out.append(Poses(kpts[sl], kscores[sl], person[sl], boxes[sl]))
+            start += n
+        return out
