@@ -105,3 +105,12 @@ def get_layout(name: str) -> Layout:
         return LAYOUTS[name]
     except KeyError:
         raise HrtrackError(f"unknown joint layout {name!r}; known: {', '.join(LAYOUTS)}") from None
+
+
+def joint_map(src: Layout, dst: Layout) -> np.ndarray:
+    """(dst.num_joints,) index of each `dst` joint in `src` by name, -1 where `src` lacks it.
+
+    E.g. a COCO model written as PoseTrack: nose and limbs map, head_bottom and
+    head_top (which COCO does not have) are -1 and left out.
+    """
+    return np.array([src.joint_names.index(n) if n in src.joint_names else -1 for n in dst.joint_names], np.int64)

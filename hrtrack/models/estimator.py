@@ -9,6 +9,7 @@ person score = box score x mean of the keypoint scores above `in_vis_thre`.
 
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 import cv2
@@ -76,6 +77,17 @@ class PoseEstimator:
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255
         self._flip_index = torch.as_tensor(layout.flip_index, device=self.device)
+        self._timings: dict[str, float] = {"crop": 0.0, "hrnet": 0.0, "decode heatmaps": 0.0}
+
+    def pop_timings(self) -> dict[str, float]:
+        """Seconds spent in crop / hrnet / decode heatmaps since the last call (then reset).
+
+        On CUDA the network runs asynchronously; its time shows up in the decode
+        step, which waits for it.
+        """
+        out = dict(self._timings)
+        self._timings = dict.fromkeys(out, 0.0)
+        return out
 
     # -- stages ---------------------------------------------------------------------------
     def crop(self, frame_bgr: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
@@ -132,6 +144,7 @@ class PoseEstimator:
             box_scores = [None] * len(frames_bgr)
         if not len(frames_bgr) == len(boxes_xyxy) == len(box_scores):
             raise ValueError("frames, boxes and box scores must have the same length")
+        t0 = time.perf_counter()
         k = self.layout.num_joints
         crops, centers, scales, scores, counts = [], [], [], [], []
         for frame, boxes, bscores in zip(frames_bgr, boxes_xyxy, box_scores):
@@ -148,8 +161,12 @@ class PoseEstimator:
             counts.append(len(b))
         c, s = np.concatenate(centers), np.concatenate(scales)
         if len(c) == 0:
+            self._timings["crop"] += time.perf_counter() - t0
             return [Poses.empty(k) for _ in frames_bgr]
-        hm = self.heatmaps(self.normalise(np.concatenate(crops)))
+        batch = self.normalise(np.concatenate(crops))
+        t1 = time.perf_counter()
+        hm = self.heatmaps(batch)
+        t2 = time.perf_counter()
         kpts, kscores = self.decode(hm, c, s)
         box_s = np.concatenate(scores)
         person = person_scores(box_s, kscores, self.in_vis_thre)
@@ -161,4 +178,7 @@ class PoseEstimator:
             sl = slice(start, start + n)
             out.append(Poses(kpts[sl], kscores[sl], person[sl], boxes[sl]))
             start += n
+        self._timings["crop"] += t1 - t0
+        self._timings["hrnet"] += t2 - t1
+        self._timings["decode heatmaps"] += time.perf_counter() - t2
         return out

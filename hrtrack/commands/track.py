@@ -1,0 +1,140 @@
+"""`hrtrack track` (one video) and `hrtrack track-dataset` (a PoseTrack split)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..config import dump_config, load_config
+from ..errors import HrtrackError
+from ..pipeline.build import build_pipeline, detector_fn
+from ..pipeline.config import PipelineConfig
+from ..pipeline.sinks import CocoResultsSink, PoseTrackSink, VideoSink
+from ..pipeline.sources import open_source
+from ..pipeline.runner import track_source
+
+FORMATS = ("posetrack17", "posetrack18", "coco")
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by `track` and `track-dataset`."""
+    parser.add_argument("--pose-weights", type=Path, metavar="W",
+                        help="HRNet checkpoint: official (pose_hrnet_w48_384x288.pth), MMPose, or hrtrack's")
+    parser.add_argument("--config", default="cpu_w32_256x192", metavar="PRESET",
+                        help="pipeline preset in configs/pipeline/ or a YAML path (default: %(default)s; "
+                             "the paper: flowtrack_w48_384x288)")
+    det = parser.add_mutually_exclusive_group()
+    det.add_argument("--detector-weights", type=Path, metavar="D",
+                     help="Faster R-CNN COCO weights (torchvision's file, e.g. fasterrcnn_resnet50_fpn_coco-258fb6c6.pth); "
+                          "default: torchvision's cache $TORCH_HOME/hub/checkpoints/")
+    det.add_argument("--detections", type=Path, metavar="FILE",
+                     help="precomputed COCO-format detections instead of running a detector")
+    parser.add_argument("--flow", metavar="NAME", help="flow backend: dis, farneback or a ptlflow model name "
+                                                       "(flownet2, raft, ...); overrides the preset")
+    parser.add_argument("--flow-weights", type=Path, metavar="F", help="checkpoint of a ptlflow model")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set tracking.threshold=0.5 (repeatable)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def load_pipeline_config(args: argparse.Namespace) -> PipelineConfig:
+    overrides = list(args.overrides)
+    if args.flow:
+        overrides.append(f"flow.method={args.flow}")
+    return load_config(PipelineConfig, args.config, "pipeline", overrides)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("track", help="track the people of a video: skeletons with ids",
+                              description="Run FlowTrack (detector, flow box propagation, HRNet, flow-OKS greedy "
+                                          "association) on a video file, an image folder, a glob, a camera index "
+                                          "or a stream URL, and write tracked skeletons.")
+    p.add_argument("input", help="video file, image folder, glob ('frames/*.jpg'), camera index or URL")
+    add_pipeline_arguments(p)
+    p.add_argument("--out", type=Path, metavar="RESULTS.json", help="results file")
+    p.add_argument("--format", choices=FORMATS, default="posetrack17", help="results format (default: %(default)s)")
+    p.add_argument("--render", type=Path, metavar="OUT.mp4", help="also write a video with skeletons and ids")
+    p.add_argument("--on-bad-image", choices=("stop", "skip"), default="stop",
+                   help="an unreadable image in a folder: stop with an error or skip it with a warning")
+    p.set_defaults(func=run_track)
+
+    d = subparsers.add_parser("track-dataset", help="run the tracker over every sequence of a PoseTrack split",
+                              description="Run FlowTrack on each sequence of a PoseTrack 2017/2018 split and write one "
+                                          "results file per sequence, named like its ground-truth file, with exactly "
+                                          "its frames. Resumable (finished sequences are skipped) and shardable "
+                                          "(--shard K/N, or one share per rank under torchrun).")
+    d.add_argument("--images", required=True, type=Path, metavar="ROOT",
+                   help="dataset root that the ground truth's image paths are relative to")
+    d.add_argument("--annotations", required=True, type=Path, metavar="GT_DIR", help="per-sequence ground-truth JSON files")
+    d.add_argument("--out", required=True, type=Path, metavar="PRED_DIR", help="output folder (created)")
+    add_pipeline_arguments(d)
+    d.add_argument("--format", choices=FORMATS[:2], default="posetrack17", help="results format (default: %(default)s)")
+    d.add_argument("--shard", metavar="K/N", help="process only share K of N (0-based), e.g. 0/4")
+    d.add_argument("--overwrite", action="store_true", help="redo sequences whose results already exist")
+    d.add_argument("--evaluate", action="store_true", help="print the mAP/MOTA tables when all sequences are done")
+    d.set_defaults(func=run_track_dataset)
+
+
+def run_track(args: argparse.Namespace) -> int:
+    cfg = load_pipeline_config(args)
+    source = open_source(args.input, on_bad_image=args.on_bad_image)
+    out = args.out
+    if out is None and args.render is None:
+        raise HrtrackError("nothing to write: give --out RESULTS.json and/or --render OUT.mp4")
+    built = build_pipeline(cfg, args.pose_weights, device=args.device, flow_weights=args.flow_weights)
+    detect = detector_fn(cfg, detections=args.detections, detector_weights=args.detector_weights, device=args.device)
+    layout = built.model_config.joint_layout
+    sinks = []
+    if out is not None:
+        if args.format == "coco":
+            sinks.append(CocoResultsSink(out, cfg.output.joint_threshold))
+        else:
+            sinks.append(PoseTrackSink(out, args.format, layout, cfg.output.joint_threshold))
+    if args.render is not None:
+        sinks.append(VideoSink(args.render, source.fps, layout, cfg.output.joint_threshold))
+    stats = track_source(source, detect, built.pipeline, sinks, progress=not args.no_progress)
+    if out is not None:
+        dump_config(cfg, out.with_name(out.stem + ".config.yaml"))
+    print(f"{stats.frames} frames, {stats.people} poses, {stats.tracks} tracks, {stats.fps:.1f} fps")
+    print(stats.table())
+    for path in (out, args.render):
+        if path is not None:
+            print(f"wrote {path}")
+    return 0
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """"K/N" -> (K, N); under torchrun without --shard, (RANK, WORLD_SIZE)."""
+    if text is None:
+        return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise HrtrackError(f"--shard expects K/N like 0/4, got {text!r}") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise HrtrackError(f"--shard {text}: need 0 <= K < N")
+    return k, n
+
+
+def run_track_dataset(args: argparse.Namespace) -> int:
+    from ..pipeline.dataset import track_dataset
+
+    cfg = load_pipeline_config(args)
+    shard = parse_shard(args.shard)
+    done = track_dataset(cfg, images_root=args.images, annotations=args.annotations, out_dir=args.out,
+                         pose_weights=args.pose_weights, detections=args.detections,
+                         detector_weights=args.detector_weights, flow_weights=args.flow_weights,
+                         device=args.device, fmt=args.format, shard=shard, overwrite=args.overwrite,
+                         progress=not args.no_progress)
+    print(f"{done.processed} sequences processed, {done.skipped} already done, {done.remaining} left to other shards")
+    if args.evaluate:
+        if done.remaining:
+            print("not evaluating: other shards still have sequences to write", file=sys.stderr)
+        else:
+            from ..evaluation.posetrack import evaluate_folders
+
+            print(evaluate_folders(args.annotations, args.out, progress=not args.no_progress).tables())
+    return 0

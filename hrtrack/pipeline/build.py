@@ -1,0 +1,81 @@
+"""The configuration edge: a `PipelineConfig` and file paths become pipeline objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import HrtrackError
+from ..models import PoseEstimator, build_pose_model, load_model_config, load_pose_weights
+from ..models.detector import PersonDetector, PrecomputedDetections
+from ..models.factory import ModelConfig
+from ..models.flow import build_flow
+from ..structures import Boxes
+from ..tracking.tracker import FlowTracker
+from .config import PipelineConfig
+from .runner import DetectFn
+from .sources import Frame
+from .tracking_pipeline import FlowTrackPipeline
+
+
+@dataclass
+class BuiltPipeline:
+    pipeline: FlowTrackPipeline
+    model_config: ModelConfig
+
+
+def build_pipeline(cfg: PipelineConfig, pose_weights: str | Path | None, *, device: str = "auto",
+                   flow_weights: str | Path | None = None) -> BuiltPipeline:
+    """The estimator (with weights loaded), flow backend and tracker of a pipeline config."""
+    model_cfg = load_model_config(cfg.estimator.model)
+    model = build_pose_model(model_cfg)
+    if pose_weights is None:
+        raise HrtrackError("--pose-weights is required: an HRNet checkpoint such as pose_hrnet_w48_384x288.pth "
+                           "(official model zoo) or a model trained with `hrtrack train`")
+    load_pose_weights(model, pose_weights)
+    estimator = PoseEstimator(model, model_cfg.input_size, flip_test=cfg.estimator.flip_test,
+                              layout=model_cfg.joint_layout, device=device, precision=cfg.estimator.precision,
+                              max_batch=cfg.estimator.max_batch)
+    needs_flow = cfg.propagation.enabled or (cfg.tracking.use_flow and cfg.tracking.similarity == "oks")
+    flow = None
+    if needs_flow:
+        options = {"preset": cfg.flow.preset} if cfg.flow.method == "dis" else {}
+        flow = build_flow(cfg.flow.method, flow_weights, scale=cfg.flow.scale, device=device, **options)
+    tracker = FlowTracker(similarity=cfg.tracking.similarity, threshold=cfg.tracking.threshold,
+                          q_frames=cfg.tracking.q_frames, max_age=cfg.tracking.max_age,
+                          matcher=cfg.tracking.matcher, sigmas=model_cfg.joint_layout.sigmas)
+    pipeline = FlowTrackPipeline(
+        estimator=estimator, tracker=tracker, flow=flow, propagate=cfg.propagation.enabled,
+        extension=cfg.propagation.extension, propagation_min_joint_score=cfg.propagation.min_joint_score,
+        nms_iou=cfg.propagation.nms_iou, oks_nms_threshold=cfg.estimator.oks_nms,
+        person_threshold=cfg.output.person_threshold, use_flow_in_association=cfg.tracking.use_flow)
+    return BuiltPipeline(pipeline, model_cfg)
+
+
+def detector_fn(cfg: PipelineConfig, *, detections: str | Path | None, detector_weights: str | Path | None,
+                device: str = "auto") -> DetectFn:
+    """A chunk-of-frames -> boxes function: precomputed file lookups or Faster R-CNN."""
+    if detections is not None:
+        dets = PrecomputedDetections.from_coco(detections, score_threshold=0.0)
+        return precomputed_fn(dets)
+    detector = PersonDetector.from_weights(cfg.detector.model, detector_weights,
+                                           score_threshold=cfg.detector.score_threshold,
+                                           max_detections=cfg.detector.max_detections,
+                                           batch_size=cfg.detector.batch, device=device)
+    return lambda frames: detector.detect_batch([f.image for f in frames])
+
+
+def precomputed_fn(dets: PrecomputedDetections, image_ids: dict[str, int] | None = None) -> DetectFn:
+    """Look frames up by file name; frames of a video (no file) or mapped in `image_ids` by id."""
+    def detect(frames: Sequence[Frame]) -> list[Boxes]:
+        out = []
+        for f in frames:
+            if image_ids is not None and f.name in image_ids:
+                out.append(dets(image_id=image_ids[f.name]))
+            elif f.name.isdigit():
+                out.append(dets(image_id=f.index))
+            else:
+                out.append(dets(file_name=f.name))
+        return out
+    return detect

@@ -1,0 +1,175 @@
+"""Result sinks: PoseTrack 2017 / 2018 JSON, COCO keypoint results, rendered video.
+
+Each sink takes `(frame, tracked poses)` one frame at a time and writes its file
+atomically on `close()`; `abort()` (or leaving a `with` block by an exception)
+leaves any previous file untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..datasets.posetrack import PoseTrackFrame, PoseTrackSequence, write_posetrack17, write_posetrack18
+from ..errors import HrtrackError
+from ..fileio import atomic_path
+from ..skeleton import POSETRACK, Layout, joint_map
+from ..structures import Poses
+from .sources import Frame
+
+
+def _check_folder(path: Path) -> None:
+    folder = path.parent
+    if not folder.is_dir():
+        raise HrtrackError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise HrtrackError(f"output folder is not writable: {folder}")
+
+
+def emitted(poses: Poses, joint_threshold: float) -> np.ndarray:
+    """(N,K) joints to write: those scoring at least `joint_threshold`."""
+    return poses.keypoint_scores >= joint_threshold
+
+
+def to_posetrack_frame(poses: Poses, layout: Layout, image: str, joint_threshold: float,
+                       is_labeled: bool = False, image_id: int | None = None) -> PoseTrackFrame:
+    """Poses in the model's layout -> a PoseTrack (17-slot) frame with only emitted joints.
+
+    People left with no emitted joint are dropped.
+    """
+    index = joint_map(layout, POSETRACK)
+    has = index >= 0
+    n = len(poses)
+    kp = np.zeros((n, POSETRACK.num_joints, 2), np.float32)
+    scores = np.zeros((n, POSETRACK.num_joints), np.float32)
+    kp[:, has] = poses.keypoints[:, index[has]]
+    scores[:, has] = poses.keypoint_scores[:, index[has]]
+    visible = np.zeros((n, POSETRACK.num_joints), bool)
+    visible[:, has] = emitted(poses, joint_threshold)[:, index[has]]
+    keep = visible.any(axis=1)
+    return PoseTrackFrame(image=image, is_labeled=is_labeled, keypoints=kp[keep], visible=visible[keep],
+                          joint_scores=scores[keep], track_ids=poses.track_ids[keep], scores=poses.scores[keep],
+                          head_boxes=np.full((int(keep.sum()), 4), np.nan, np.float32), boxes=poses.boxes[keep],
+                          image_id=image_id)
+
+
+class PoseTrackSink:
+    """One PoseTrack sequence file (2017 or 2018 layout), written when closed.
+
+    Args:
+        path: output JSON path.
+        fmt: "posetrack17" or "posetrack18".
+        layout: joint layout of the poses (converted by joint name).
+        joint_threshold: joints scoring below this are not written.
+        name, vid_id: sequence name (file stem) and PoseTrack video id.
+    """
+
+    def __init__(self, path: str | Path, fmt: str, layout: Layout, joint_threshold: float,
+                 name: str | None = None, vid_id: str | None = None):
+        if fmt not in ("posetrack17", "posetrack18"):
+            raise ValueError(f"fmt must be posetrack17 or posetrack18, got {fmt!r}")
+        self.path = Path(path)
+        _check_folder(self.path)
+        self.fmt = fmt
+        self.layout = layout
+        self.joint_threshold = joint_threshold
+        self.sequence = PoseTrackSequence(name or self.path.stem, [], vid_id)
+
+    def add(self, frame: Frame, poses: Poses, is_labeled: bool = False, image_id: int | None = None) -> None:
+        self.sequence.frames.append(to_posetrack_frame(poses, self.layout, frame.name, self.joint_threshold,
+                                                       is_labeled, image_id))
+
+    def close(self) -> None:
+        write = write_posetrack17 if self.fmt == "posetrack17" else write_posetrack18
+        write(self.sequence, self.path)
+
+    def abort(self) -> None:
+        self.sequence.frames.clear()
+
+
+class CocoResultsSink:
+    """COCO keypoint results `[{"image_id", "category_id": 1, "keypoints", "score", "track_id"}]`.
+
+    Streams one JSON object per person to a temporary file next to `path`, so
+    memory stays flat on long videos; renamed over `path` on close. Joints below
+    `joint_threshold` are written as (0, 0, 0) like unlabelled COCO joints.
+    """
+
+    def __init__(self, path: str | Path, joint_threshold: float):
+        self.path = Path(path)
+        _check_folder(self.path)
+        self.joint_threshold = joint_threshold
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        self._file = open(self._tmp, "w", encoding="utf-8")
+        self._file.write("[")
+        self._first = True
+
+    def add(self, frame: Frame, poses: Poses, image_id: int | None = None) -> None:
+        if not len(poses):
+            return
+        keep = emitted(poses, self.joint_threshold)
+        triples = np.concatenate([poses.keypoints, poses.keypoint_scores[..., None]], axis=2)
+        triples = np.where(keep[..., None], triples.astype(np.float64), 0.0).round(3)
+        iid = frame.index if image_id is None else image_id
+        for p in range(len(poses)):
+            item = {"image_id": iid, "category_id": 1, "keypoints": triples[p].reshape(-1).tolist(),
+                    "score": round(float(poses.scores[p]), 5), "track_id": int(poses.track_ids[p]),
+                    "bbox": np.round(np.r_[poses.boxes[p, :2], poses.boxes[p, 2:] - poses.boxes[p, :2]], 2).tolist(),
+                    "file_name": frame.name}
+            self._file.write(("" if self._first else ",\n") + json.dumps(item))
+            self._first = False
+
+    def close(self) -> None:
+        self._file.write("]\n")
+        self._file.close()
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        self._file.close()
+        try:
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        except RuntimeError:
+            pass
+
+
+class VideoSink:
+    """A rendered .mp4 of the frames with skeletons, boxes and track ids coloured per track."""
+
+    def __init__(self, path: str | Path, fps: float, layout: Layout, joint_threshold: float):
+        self.path = Path(path)
+        _check_folder(self.path)
+        self.fps = fps
+        self.layout = layout
+        self.joint_threshold = joint_threshold
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        self._writer: cv2.VideoWriter | None = None
+
+    def add(self, frame: Frame, poses: Poses) -> None:
+        from .render import draw_poses
+
+        image = draw_poses(frame.image, poses, self.layout, joint_threshold=self.joint_threshold)
+        if self._writer is None:
+            h, w = image.shape[:2]
+            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise HrtrackError(f"cannot open a video writer for {self.path}")
+        self._writer.write(image)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+        try:
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        except RuntimeError:
+            pass

@@ -1,0 +1,120 @@
+"""The per-frame algorithm of FlowTrack, as the paper states it (section 4.3).
+
+For frame t: flow from t-1 -> move the poses of t-1 by it -> their extended boxes
+join the frame's detections -> box NMS -> HRNet on every kept box (one batch) ->
+OKS-NMS -> flow-OKS association with the tracks -> tracked poses of frame t.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Callable
+
+import numpy as np
+
+from ..models.estimator import PoseEstimator
+from ..structures import Boxes, Poses
+from ..tracking.nms import box_nms, merge_boxes
+from ..tracking.oks import oks_nms
+from ..tracking.propagate import propagate_boxes
+from ..tracking.tracker import FlowTracker
+
+FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class StageTimer:
+    """Accumulates wall time per named stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.frames = 0
+
+    def add(self, stage: str, start: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] += now - start
+        return now
+
+    def per_frame_ms(self) -> dict[str, float]:
+        n = max(self.frames, 1)
+        return {k: 1000.0 * v / n for k, v in self.seconds.items()}
+
+
+class FlowTrackPipeline:
+    """Frames + detections in, tracked poses out; one instance per video at a time.
+
+    Args:
+        estimator: the batched HRNet estimator.
+        tracker: the association stage (owns track ids).
+        flow: optical flow backend, or None to run without flow (no propagation,
+            association on unmoved poses).
+        propagate: add flow-propagated boxes of the previous poses to the detections.
+        extension: box extension of propagated boxes (fraction per side).
+        propagation_min_joint_score: joints below this do not define a propagated box.
+        nms_iou: IoU threshold of the box NMS merging detections and candidates.
+        oks_nms_threshold: OKS above which duplicate poses are suppressed (None: off).
+        person_threshold: poses scoring below this are dropped (and not propagated).
+        use_flow_in_association: move track poses by flow before computing similarity.
+    """
+
+    def __init__(self, *, estimator: PoseEstimator, tracker: FlowTracker, flow: FlowFn | None,
+                 propagate: bool = True, extension: float = 0.15, propagation_min_joint_score: float = 0.2,
+                 nms_iou: float = 0.5, oks_nms_threshold: float | None = 0.9, person_threshold: float = 0.0,
+                 use_flow_in_association: bool = True):
+        if propagate and flow is None:
+            raise ValueError("box propagation needs a flow backend")
+        self.estimator = estimator
+        self.tracker = tracker
+        self.flow = flow
+        self.propagate = propagate
+        self.extension = extension
+        self.propagation_min_joint_score = propagation_min_joint_score
+        self.nms_iou = nms_iou
+        self.oks_nms_threshold = oks_nms_threshold
+        self.person_threshold = person_threshold
+        self.use_flow_in_association = use_flow_in_association
+        self.sigmas = estimator.layout.sigmas
+        self.timer = StageTimer()
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new video: forget the previous frame, its poses and all tracks."""
+        self.tracker.reset()
+        self._prev_frame: np.ndarray | None = None
+        self._prev_poses = Poses.empty(self.estimator.layout.num_joints)
+
+    def __call__(self, frame_bgr: np.ndarray, detections: Boxes) -> Poses:
+        """Tracked poses of one frame (frames must come in order)."""
+        t = time.perf_counter()
+        flow = None
+        if self.flow is not None and self._prev_frame is not None:
+            flow = self.flow(self._prev_frame, frame_bgr)
+            t = self.timer.add("flow", t)
+        boxes = detections
+        if self.propagate and flow is not None and len(self._prev_poses):
+            h, w = frame_bgr.shape[:2]
+            candidates, hints = propagate_boxes(self._prev_poses, flow, self.propagation_min_joint_score,
+                                                self.extension, image_size=(w, h))
+            boxes, _ = merge_boxes(detections, candidates, hints, self.nms_iou)
+        elif len(detections):
+            boxes = detections.take(box_nms(detections.boxes, detections.scores, self.nms_iou))
+        t = self.timer.add("propagate+nms", t)
+        poses = self.estimator(frame_bgr, boxes.boxes, boxes.scores)
+        for stage, seconds in self.estimator.pop_timings().items():
+            self.timer.seconds[stage] += seconds
+        t = time.perf_counter()
+        if len(poses):
+            keep = poses.scores >= self.person_threshold
+            poses = poses.take(keep)
+        if self.oks_nms_threshold is not None and len(poses) > 1:
+            wh = poses.boxes[:, 2:] - poses.boxes[:, :2]
+            keep = oks_nms(poses.keypoints, poses.keypoint_scores, poses.scores, wh[:, 0] * wh[:, 1],
+                           self.oks_nms_threshold, self.sigmas, in_vis_thre=0.2)
+            poses = poses.take(np.sort(keep))
+        t = self.timer.add("oks-nms", t)
+        tracked = self.tracker(poses, flow if self.use_flow_in_association else None)
+        self.timer.add("associate", t)
+        self.timer.frames += 1
+        self._prev_frame = frame_bgr
+        self._prev_poses = tracked
+        return tracked
