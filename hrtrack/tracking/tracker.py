@@ -1,0 +1,159 @@
+"""FlowTrack's online pose tracker: flow-moved track poses, similarity, matching, ids.
+
+Per frame (DESIGN.md §4): every live track's stored appearances are moved by the
+flow from the previous frame into this one; the similarity of each current pose
+to a track is the best over that track's last `q_frames` appearances (each moved
+by the chained flow of the frames since); matched poses inherit the track id,
+unmatched ones start new tracks; a track that goes `max_age` frames without a
+match ends. Ids come from a per-instance counter and never repeat within a video.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import HrtrackError
+from ..skeleton import COCO_SIGMAS
+from ..structures import Poses
+from .matching import MATCHERS
+from .propagate import warp_poses
+from .similarity import SIMILARITIES
+
+
+def output_joint_mask(poses: Poses, threshold: float) -> np.ndarray:
+    """Joints to emit in results: those scoring at least `threshold`.
+
+    PoseTrack's MOTA counts every emitted joint as a hypothesis, so writers
+    leave out low-confidence joints rather than emit junk.
+
+    Args:
+        poses: N poses with (N,K) keypoint scores.
+        threshold: minimum joint score to emit.
+
+    Returns:
+        (N,K) bool mask.
+    """
+    return poses.keypoint_scores >= threshold
+
+
+class FlowTracker:
+    """Assigns track ids to each frame's poses, one call per frame.
+
+    Args:
+        similarity: name in `SIMILARITIES`: "oks" (FlowTrack's flow-based OKS)
+            or "iou" (box IoU, for ablation).
+        threshold: pairs with similarity at or below this are never matched.
+            0.3 by default: OKS between different people is near 0 while the
+            same person moved by flow scores well above 0.5, and a low bar
+            keeps tracks through fast motion where flow errs.
+        q_frames: appearances kept per track (FlowTrack's Q); the similarity to
+            a track is the best over them.
+        max_age: a track that goes this many consecutive frames unmatched ends;
+            1 (the default) matches only against tracks seen in the previous
+            frame, as FlowTrack does.
+        matcher: name in `MATCHERS`: "greedy" (FlowTrack) or "hungarian".
+        sigmas: (K,) per-joint OKS sigmas of the joint layout.
+        min_joint_score: joints scoring below this in either pose are ignored
+            by the OKS similarity (0 counts every joint, as FlowTrack does).
+    """
+
+    def __init__(
+        self,
+        *,
+        similarity: str = "oks",
+        threshold: float = 0.3,
+        q_frames: int = 1,
+        max_age: int = 1,
+        matcher: str = "greedy",
+        sigmas: np.ndarray = COCO_SIGMAS,
+        min_joint_score: float = 0.0,
+    ) -> None:
+        if similarity not in SIMILARITIES:
+            raise HrtrackError(f"unknown similarity {similarity!r}; known: {', '.join(SIMILARITIES)}")
+        if matcher not in MATCHERS:
+            raise HrtrackError(f"unknown matcher {matcher!r}; known: {', '.join(MATCHERS)}")
+        if not (isinstance(threshold, (int, float)) and 0.0 <= threshold < 1.0):
+            raise HrtrackError(f"tracking threshold must be in [0, 1), got {threshold!r}")
+        for name, value in (("q_frames", q_frames), ("max_age", max_age)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise HrtrackError(f"{name} must be an integer >= 1, got {value!r}")
+        if not (isinstance(min_joint_score, (int, float)) and math.isfinite(min_joint_score)):
+            raise HrtrackError(f"min_joint_score must be a finite number, got {min_joint_score!r}")
+        sig = np.asarray(sigmas, dtype=np.float64)
+        if sig.ndim != 1 or len(sig) == 0 or not np.all(np.isfinite(sig) & (sig > 0)):
+            raise HrtrackError(f"sigmas must be a non-empty list of positive numbers, got {sigmas!r}")
+        self.similarity = similarity
+        self.threshold = float(threshold)
+        self.q_frames = q_frames
+        self.max_age = max_age
+        self.matcher = matcher
+        self.sigmas = sig
+        self.min_joint_score = float(min_joint_score)
+        self._similarity = SIMILARITIES[similarity]
+        self._match = MATCHERS[matcher]
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track and restart ids at 0 (call before each new video)."""
+        self._next_id = 0
+        self._frame = 0
+        # Appearances of live tracks, in the previous frame's coordinates, and
+        # the frame index each was observed at.
+        self._memory = Poses.empty(len(self.sigmas))
+        self._memory_frames = np.zeros(0, np.int64)
+
+    @property
+    def live_track_ids(self) -> np.ndarray:
+        """(T,) int64 ids of the tracks that can still be matched, ascending."""
+        return np.unique(self._memory.track_ids)
+
+    def __call__(self, poses: Poses, flow: np.ndarray | None) -> Poses:
+        """Assign track ids to one frame's poses.
+
+        Args:
+            poses: the frame's poses; their `track_ids` are ignored.
+            flow: (H,W,2) displacement from the previous frame to this one, or
+                None (first frame, or no motion estimate: tracks are not moved).
+
+        Returns:
+            The same poses with `track_ids` set.
+        """
+        if poses.num_joints != len(self.sigmas):
+            raise ValueError(f"poses have {poses.num_joints} joints but the tracker has {len(self.sigmas)} sigmas")
+        memory = self._memory
+        if flow is not None and len(memory):
+            memory = warp_poses(memory, flow)
+
+        ids = np.full(len(poses), -1, np.int64)
+        if len(poses) and len(memory):
+            sim = self._similarity(poses, memory, self.sigmas, self.min_joint_score)  # (N,P)
+            track_ids, column = np.unique(memory.track_ids, return_inverse=True)
+            best = np.full((len(track_ids), len(poses)), -np.inf)
+            np.maximum.at(best, column, sim.T)  # best appearance per track
+            rows, cols = self._match(best.T, self.threshold)
+            ids[rows] = track_ids[cols]
+        new = ids < 0
+        ids[new] = np.arange(self._next_id, self._next_id + new.sum())
+        self._next_id += int(new.sum())
+        tracked = poses.with_track_ids(ids)
+
+        self._remember(memory, tracked)
+        self._frame += 1
+        return tracked
+
+    def _remember(self, memory: Poses, tracked: Poses) -> None:
+        """Add this frame's poses; keep the last Q appearances of tracks still live next frame."""
+        pool = Poses.concat([memory, tracked], len(self.sigmas))
+        frames = np.concatenate([self._memory_frames, np.full(len(tracked), self._frame, np.int64)])
+        # Group by track, newest first; rank = position within the group.
+        order = np.lexsort((-frames, pool.track_ids))
+        grouped = pool.track_ids[order]
+        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+        group_start = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        rank = np.arange(len(order)) - group_start
+        last_seen = frames[order][group_start]
+        keep = order[(rank < self.q_frames) & (self._frame - last_seen < self.max_age)]
+        self._memory = pool.take(keep)
+        self._memory_frames = frames[keep]
