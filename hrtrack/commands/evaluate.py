@@ -1,0 +1,45 @@
+"""`hrtrack evaluate`: PoseTrack mAP and MOTA of a folder of predictions, as poseval computes them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import HrtrackError
+from ..evaluation.posetrack import evaluate_folders
+from ..fileio import write_json_atomic
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score PoseTrack predictions (mAP, MOTA) exactly as the official poseval",
+        description="Score per-sequence PoseTrack 2017 or 2018 JSON predictions against ground truth: "
+                    "per-joint AP (PCKh@0.5 matching) and CLEAR-MOT MOTA/MOTP/precision/recall, as the "
+                    "official poseval computes them. Files pair by name, frames by index.",
+    )
+    parser.add_argument("--gt", required=True, type=Path, metavar="GT_DIR",
+                        help="folder of ground-truth per-sequence .json files")
+    parser.add_argument("--pred", required=True, type=Path, metavar="PRED_DIR",
+                        help="folder of prediction .json files, one per ground-truth sequence, same names")
+    parser.add_argument("--json", type=Path, metavar="OUT.json",
+                        help="also write the tables, per-joint values and counts as JSON")
+    parser.add_argument("--strict-clear-mot", action="store_true",
+                        help="textbook CLEAR-MOT and AP instead of poseval's quirks (keep the last frame of "
+                             "each sequence, count empty frames by their real people, NaN AP for joints "
+                             "without ground truth)")
+    parser.add_argument("--hota", action="store_true",
+                        help="also report PoseTrack21-style keypoint HOTA, DetA, AssA, IDF1 and ID switches")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.json is not None and not args.json.parent.is_dir():
+        raise HrtrackError(f"output folder does not exist: {args.json.parent}")
+    result = evaluate_folders(args.gt, args.pred, strict=args.strict_clear_mot, progress=not args.no_progress,
+                              hota=args.hota)
+    print(result.tables())
+    if args.json is not None:
+        write_json_atomic(args.json, result.summary(), indent=2)
+    return 0

@@ -1,0 +1,1 @@
+"""Evaluation: PoseTrack mAP / MOTA as poseval computes them, COCO keypoint AP, MPII PCKh."""

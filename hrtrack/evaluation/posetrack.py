@@ -1,0 +1,680 @@
+"""PoseTrack pose estimation (mAP) and tracking (MOTA) scores, computed as the official poseval does.
+
+Definitions from poseval (leonid-pishchulin/poseval: `eval_helpers.assignGTmulti`,
+`evaluateAP`, `evaluateTracking`), written here vectorised over people and joints:
+
+* Joints: the 15 PoseTrack 2017 joints, in poseval's order (`PT17_JOINT_NAMES`).
+* Scored frames: those whose ground truth has at least one person; predictions on
+  other frames never count. Joints strictly inside a ground-truth ignore polygon
+  are removed from both sides, and in such frames a person left without joints is
+  removed.
+* Matching (per frame): head size = 0.6 x ground-truth head box diagonal; a joint
+  hits when its distance is <= 0.5 head sizes. Each prediction keeps the ground
+  truth whose annotated joints it hits the largest fraction of, each ground truth
+  the best of the predictions that chose it (ties to the lowest index).
+* mAP: per joint, the predicted joints of all frames ranked by joint score (a
+  missing score is -9999); all-point interpolated AP x 100.
+* MOTA: one CLEAR-MOT accumulator per joint and sequence, one update per scored
+  frame; objects = ground-truth track ids with the joint, hypotheses = predicted
+  track ids with the joint, matchable when the distance is <= 0.5 head sizes.
+  `ClearMot` reproduces motmetrics' `MOTAccumulator` counts exactly (tested).
+
+poseval quirks kept by default (`strict=False`), each switched to the textbook
+behaviour by `strict=True`:
+
+1. The last scored frame of each sequence is left out of MOT (kept in AP).
+2. A scored frame where the prediction, or the ground truth after ignore regions,
+   has no people counts as one object, one miss and one false positive per joint.
+3. A joint no ground truth annotates gets AP 0 when nothing predicts it and NaN
+   (left out of the mean) when something does; strict: NaN in both cases.
+4. Hence a sequence with a single scored frame has no MOT frames (poseval crashes).
+
+MOTP is reported over matched pairs only, the definition poseval had with the
+motmetrics of 2017 (today's motmetrics makes poseval sum every recorded distance).
+Beyond poseval, `HotaCounter` adds PoseTrack21-style keypoint HOTA, IDF1 and ID
+switches. docs/evaluation.md lists every quirk with an example.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from motmetrics.lap import linear_sum_assignment
+from scipy.optimize import linear_sum_assignment as scipy_linear_sum_assignment
+from tqdm import tqdm
+
+from ..datasets.posetrack import PoseTrackFrame, PoseTrackSequence, read_sequence, sequence_files
+from ..errors import HrtrackError
+from ..skeleton import PT17_JOINT_NAMES, PT17_TO_PT18
+
+JOINT_NAMES = PT17_JOINT_NAMES
+NUM_JOINTS = len(JOINT_NAMES)
+THRESHOLD = 0.5
+# poseval's score for a predicted joint without one.
+MIN_SCORE = -9999.0
+
+_J = {name: j for j, name in enumerate(JOINT_NAMES)}
+# poseval's table columns; member order as in its `getCum`.
+GROUPS = {
+    "Head": (_J["head_top"], _J["head_bottom"], _J["nose"]),
+    "Shoulder": (_J["right_shoulder"], _J["left_shoulder"]),
+    "Elbow": (_J["right_elbow"], _J["left_elbow"]),
+    "Wrist": (_J["right_wrist"], _J["left_wrist"]),
+    "Hip": (_J["right_hip"], _J["left_hip"]),
+    "Knee": (_J["right_knee"], _J["left_knee"]),
+    "Ankle": (_J["right_ankle"], _J["left_ankle"]),
+}
+COLUMNS = (*GROUPS, "Total")
+
+
+# ---------------------------------------------------------------- primitives
+
+def points_in_polygons(points: np.ndarray, polygons: list[np.ndarray]) -> np.ndarray:
+    """Which points lie strictly inside at least one polygon (boundary excluded, like shapely's `contains`).
+
+    Args:
+        points: (N,2) x,y.
+        polygons: list of (V,2) x,y vertex arrays, V >= 3, implicitly closed; even-odd rule.
+
+    Returns:
+        (N,) bool.
+    """
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    if len(pts) == 0 or not polygons:
+        return np.zeros(len(pts), bool)
+    starts = [np.asarray(p, np.float64).reshape(-1, 2) for p in polygons]
+    a = np.concatenate(starts)
+    b = np.concatenate([np.roll(p, -1, axis=0) for p in starts])
+    owner = np.repeat(np.arange(len(starts)), [len(p) for p in starts])
+    px, py = pts[:, 0:1], pts[:, 1:2]
+    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+    on_edge = ((cross == 0) & (px >= np.minimum(ax, bx)) & (px <= np.maximum(ax, bx))
+               & (py >= np.minimum(ay, by)) & (py <= np.maximum(ay, by)))
+    straddles = (ay > py) != (by > py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_at_py = ax + (py - ay) * (bx - ax) / (by - ay)
+    crossings = straddles & (px < x_at_py)
+    one_hot = np.zeros((len(a), len(starts)), np.int64)
+    one_hot[np.arange(len(a)), owner] = 1
+    inside = (crossings.astype(np.int64) @ one_hot) % 2 == 1
+    on_boundary = (on_edge.astype(np.int64) @ one_hot) > 0
+    return (inside & ~on_boundary).any(axis=1)
+
+
+def head_sizes(head_boxes: np.ndarray) -> np.ndarray:
+    """0.6 x the diagonal of each (N,4) x1,y1,x2,y2 head box -> (N,) float64, poseval's PCKh reference."""
+    hb = np.asarray(head_boxes, np.float64).reshape(-1, 4)
+    return 0.6 * np.sqrt((hb[:, 2] - hb[:, 0]) ** 2 + (hb[:, 3] - hb[:, 1]) ** 2)
+
+
+@dataclass(frozen=True)
+class FrameMatch:
+    """poseval's matching of one frame with P predicted and G ground-truth people, K joints.
+
+    dist (P,G,K) joint distance / head size, inf where either joint is missing;
+    hit (P,G,K) dist <= threshold; gt_of_pred (P,) the ground truth each
+    prediction is assigned to, -1 if none; labels (P,K) whether each predicted
+    joint is a true positive of its assigned ground truth.
+    """
+
+    dist: np.ndarray
+    hit: np.ndarray
+    gt_of_pred: np.ndarray
+    labels: np.ndarray
+
+
+def match_frame(gt_xy: np.ndarray, gt_has: np.ndarray, head_size: np.ndarray,
+                pr_xy: np.ndarray, pr_has: np.ndarray, threshold: float = THRESHOLD) -> FrameMatch:
+    """Assign predicted to ground-truth people of one frame by PCKh overlap, as poseval does.
+
+    Args:
+        gt_xy: (G,K,2) ground-truth joints x,y; gt_has: (G,K) annotated.
+        head_size: (G,) PCKh reference length of each ground truth.
+        pr_xy: (P,K,2) predicted joints x,y; pr_has: (P,K) predicted.
+        threshold: hit when distance <= threshold x head size.
+
+    Each prediction scores every ground truth by the fraction of that ground
+    truth's annotated joints it hits and keeps its best one (first on ties);
+    each ground truth then keeps the best of the predictions that kept it
+    (first on ties); zero overlap is no match.
+    """
+    gt_xy = np.asarray(gt_xy, np.float64)
+    pr_xy = np.asarray(pr_xy, np.float64)
+    n_pr, n_gt, k = len(pr_xy), len(gt_xy), gt_has.shape[1]
+    both = pr_has[:, None, :] & gt_has[None, :, :]
+    norm = np.sqrt(((gt_xy[None] - pr_xy[:, None]) ** 2).sum(-1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.where(both, norm / np.asarray(head_size, np.float64)[None, :, None], np.inf)
+    hit = dist <= threshold
+    gt_of_pred = np.full(n_pr, -1, np.int64)
+    if n_pr and n_gt:
+        annotated = gt_has.sum(1)
+        hits = 1.0 * hit.sum(2)
+        pck = np.where(annotated > 0, hits / np.maximum(annotated, 1), hits)
+        best = pck.argmax(1)
+        kept = np.where(np.arange(n_gt)[None, :] == best[:, None], pck, 0.0)
+        pred_of_gt = kept.argmax(0)
+        matched = kept.max(0) > 0
+        gt_of_pred[pred_of_gt[matched]] = np.flatnonzero(matched)
+    labels = np.zeros((n_pr, k), bool)
+    assigned = gt_of_pred >= 0
+    labels[assigned] = hit[np.flatnonzero(assigned), gt_of_pred[assigned]]
+    return FrameMatch(dist, hit, gt_of_pred, labels)
+
+
+def average_precision(scores: np.ndarray, labels: np.ndarray, num_positives: float) -> tuple[float, float, float]:
+    """poseval's AP of one joint: (AP, final precision, final recall), each x 100.
+
+    Detections ranked by `scores` descending (NumPy's argsort reversed, as poseval,
+    so ties fall the same way); AP is the all-point interpolated (VOC) area under
+    the precision/recall curve. With no detections the result is (0, 0, 0), as
+    poseval leaves it; with detections but no positives, AP is NaN.
+    """
+    scores = np.asarray(scores, np.float64).ravel()
+    if len(scores) == 0:
+        return 0.0, 0.0, 0.0
+    order = scores.argsort()[::-1]
+    tp = np.cumsum(np.asarray(labels).ravel()[order] == 1).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = tp / np.float64(num_positives)
+        precision = tp / np.arange(1, len(tp) + 1)
+        mrec = np.concatenate([[0.0], recall, [1.0]])
+        mpre = np.maximum.accumulate(np.concatenate([[0.0], precision, [0.0]])[::-1])[::-1]
+        steps = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
+        ap = np.sum((mrec[steps] - mrec[steps - 1]) * mpre[steps])
+    return float(ap * 100), float(precision[-1] * 100), float(recall[-1] * 100)
+
+
+def _split_contested(candidates: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Split (K,G,P) candidate pairs into joints that need an assignment solver and forced pairs.
+
+    Returns the (K,) bool joints where some row or column has several candidates,
+    and the (joint, row, col) index arrays of the other joints' candidates: these
+    form a matching, which every optimal assignment takes whole.
+    """
+    contested = (candidates.sum(2) > 1).any(1) | (candidates.sum(1) > 1).any(1)
+    return contested, np.nonzero(candidates & ~contested[:, None, None])
+
+
+class ClearMot:
+    """CLEAR-MOT counts of one sequence for K joints at once.
+
+    Equivalent to K motmetrics `MOTAccumulator`s (one per joint) fed one update
+    per frame: matches of the previous frame are carried over first when still
+    matchable (the earlier object wins a contested hypothesis), the rest are
+    assigned by motmetrics' own `linear_sum_assignment`, and a match that
+    contradicts an object's last match is a switch. Joints whose candidate pairs
+    form a matching skip the solver, whose optimum must then take every pair.
+
+    Args:
+        gt_ids: every ground-truth track id of the sequence.
+        pr_ids: every predicted track id of the sequence.
+        num_joints: K.
+    """
+
+    FIELDS = ("num_objects", "num_misses", "num_switches", "num_false_positives", "num_detections")
+
+    def __init__(self, gt_ids: np.ndarray, pr_ids: np.ndarray, num_joints: int) -> None:
+        self._gt_keys = np.unique(np.asarray(gt_ids, np.int64))
+        self._pr_keys = np.unique(np.asarray(pr_ids, np.int64))
+        # Last hypothesis (index into _pr_keys) each object was matched to, -1 for never.
+        self._last = np.full((num_joints, len(self._gt_keys)), -1, np.int64)
+        self.counts = np.zeros((num_joints, len(self.FIELDS)), np.int64)
+        self.sum_distance = np.zeros(num_joints, np.float64)
+
+    def update(self, gt_ids: np.ndarray, gt_has: np.ndarray, pr_ids: np.ndarray, pr_has: np.ndarray,
+               cost: np.ndarray) -> None:
+        """One frame: G objects, P hypotheses.
+
+        Args:
+            gt_ids: (G,) object ids; gt_has: (G,K) object present for joint k.
+            pr_ids: (P,) hypothesis ids; pr_has: (P,K) hypothesis present for joint k.
+            cost: (K,G,P) distance where the pair may match, NaN elsewhere.
+        """
+        k, n_gt, n_pr = cost.shape
+        obj, hyp = gt_has.T, pr_has.T
+        ok = np.isfinite(cost) & obj[:, :, None] & hyp[:, None, :]
+        gs = np.searchsorted(self._gt_keys, gt_ids)
+        hs = np.searchsorted(self._pr_keys, pr_ids)
+        assert (self._gt_keys[gs] == gt_ids).all() and (self._pr_keys[hs] == pr_ids).all()
+
+        # 1. carry over last matches still present and matchable
+        column_of = np.full(len(self._pr_keys) + 1, -1, np.int64)
+        column_of[hs] = np.arange(n_pr)
+        last = self._last[:, gs]
+        cand = column_of[np.where(last >= 0, last, len(self._pr_keys))]
+        cj, cg = np.nonzero(obj & (cand >= 0))
+        cp = cand[cj, cg]
+        keep = ok[cj, cg, cp]
+        cj, cg, cp = cj[keep], cg[keep], cp[keep]
+        _, first = np.unique(cj * max(n_pr, 1) + cp, return_index=True)
+        cj, cg, cp = cj[first], cg[first], cp[first]
+
+        # 2. assign the rest: forced where the free pairs form a matching, else the solver
+        free = ok.copy()
+        free[cj, cg, :] = False
+        free[cj, :, cp] = False
+        contested, forced = _split_contested(free)
+        parts = [forced]
+        for j in np.flatnonzero(contested):
+            rows, cols = np.flatnonzero(obj[j]), np.flatnonzero(hyp[j])
+            sub = np.where(free[j][np.ix_(rows, cols)], cost[j][np.ix_(rows, cols)], np.nan)
+            r, c = linear_sum_assignment(sub)
+            good = np.isfinite(sub[r, c])
+            parts.append((np.full(good.sum(), j), rows[r[good]], cols[c[good]]))
+        nj, ng, np_ = (np.concatenate(x).astype(np.int64) for x in zip(*parts))
+        before = self._last[nj, gs[ng]]
+        switch = (before >= 0) & (before != hs[np_])
+        self._last[nj, gs[ng]] = hs[np_]
+
+        matched = np.bincount(cj, minlength=k) + np.bincount(nj, minlength=k)
+        objects, hyps = obj.sum(1), hyp.sum(1)
+        self.counts += np.stack([objects, objects - matched, np.bincount(nj[switch], minlength=k),
+                                 hyps - matched, matched], axis=1)
+        self.sum_distance += (np.bincount(cj, cost[cj, cg, cp], minlength=k)
+                              + np.bincount(nj, cost[nj, ng, np_], minlength=k))
+
+    def add_empty_frame_quirk(self) -> None:
+        """poseval's update for a frame where one side has no people: one object, miss and false positive per joint."""
+        self.counts += np.array([1, 1, 0, 1, 0], np.int64)
+
+
+# PoseTrack21 / TrackEval HOTA thresholds on the similarity: 0.05, 0.10, ..., 0.95.
+HOTA_ALPHAS = np.arange(0.05, 0.99, 0.05)
+# PoseTrack21's similarity reaches 0 just beyond 0.5 head sizes, so a PCKh hit always has some.
+HOTA_ZERO_DISTANCE = 0.5001
+HOTA_FIELDS = ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA")
+IDENTITY_FIELDS = ("IDF1", "IDP", "IDR", "IDSW")
+
+
+def keypoint_similarity(dist: np.ndarray) -> np.ndarray:
+    """PoseTrack21's keypoint similarity max(0, 1 - d / 0.5001) of distances d in head sizes.
+
+    Any shape; 0 where d is inf or NaN (a joint missing on either side).
+    """
+    d = np.asarray(dist, np.float64)
+    finite = np.isfinite(d)
+    return np.where(finite, np.maximum(1.0 - np.where(finite, d, 0.0) / HOTA_ZERO_DISTANCE, 0.0), 0.0)
+
+
+class HotaCounter:
+    """Keypoint HOTA (Luiten et al., IJCV 2020) per joint, PoseTrack21 style, plus IDF1 and ID switches.
+
+    Per joint and frame, ground-truth and predicted joints are paired by the
+    assignment maximising their keypoint similarity; at each alpha in
+    `HOTA_ALPHAS` a pair with similarity >= alpha is a true positive. DetA =
+    TP / (TP + FN + FP); AssA averages over true positives TPA / (TPA + FNA + FPA)
+    of their (ground-truth id, predicted id) pair; HOTA = sqrt(DetA x AssA),
+    averaged over alphas. Sequences combine as TrackEval does (counts summed,
+    association scores weighted by TP). IDF1 (Ristani et al., 2016) pairs whole
+    trajectories to maximise the frames where the pair is within 0.5 head sizes;
+    IDSW are CLEAR-MOT switches. Every scored frame counts (no poseval quirks).
+    """
+
+    def __init__(self, num_joints: int) -> None:
+        a, k = len(HOTA_ALPHAS), num_joints
+        self.num_joints = k
+        self.tp, self.fn, self.fp = (np.zeros((a, k), np.int64) for _ in range(3))
+        self.similarity = np.zeros((a, k))
+        self.ass_sums = np.zeros((3, a, k))        # AssA, AssRe, AssPr, summed over true positives
+        self.identity = np.zeros((4, k), np.int64)  # IDTP, ground-truth joints, predicted joints, switches
+
+    def add_sequence(self, frames: list[ScoredFrame], matches: list[FrameMatch]) -> None:
+        """One sequence's scored frames with their `match_frame` results."""
+        if not frames:
+            return
+        k = self.num_joints
+        gt_keys = np.unique(np.concatenate([f.gt_ids for f in frames]))
+        pr_keys = np.unique(np.concatenate([f.pr_ids for f in frames]))
+        gt_count = np.zeros((k, len(gt_keys)))
+        pr_count = np.zeros((k, len(pr_keys)))
+        pair_tp = np.zeros((len(HOTA_ALPHAS), k, len(gt_keys), len(pr_keys)))
+        pair_frames = np.zeros((k, len(gt_keys), len(pr_keys)))
+        mot = ClearMot(gt_keys, pr_keys, k)
+        for f, m in zip(frames, matches):
+            gi = np.searchsorted(gt_keys, f.gt_ids)
+            pi = np.searchsorted(pr_keys, f.pr_ids)
+            gt_count[:, gi] += f.gt_has.T
+            pr_count[:, pi] += f.pr_has.T
+            pair_frames[:, gi[:, None], pi[None, :]] += m.hit.transpose(2, 1, 0)
+            mot.update(f.gt_ids, f.gt_has, f.pr_ids, f.pr_has, np.where(m.hit, m.dist, np.nan).transpose(2, 1, 0))
+            sim = keypoint_similarity(m.dist).transpose(2, 1, 0)  # (K,G,P)
+            contested, (mj, mg, mp) = _split_contested(sim > 0)
+            parts = [(mj, mg, mp)]
+            for j in np.flatnonzero(contested):
+                r, c = scipy_linear_sum_assignment(sim[j], maximize=True)
+                good = sim[j, r, c] > 0
+                parts.append((np.full(good.sum(), j), r[good], c[good]))
+            mj, mg, mp = (np.concatenate(x).astype(np.int64) for x in zip(*parts))
+            s = sim[mj, mg, mp]
+            a_idx, m_idx = np.nonzero(s[None, :] >= HOTA_ALPHAS[:, None] - np.finfo(float).eps)
+            tp = np.zeros_like(self.tp)
+            np.add.at(tp, (a_idx, mj[m_idx]), 1)
+            np.add.at(self.similarity, (a_idx, mj[m_idx]), s[m_idx])
+            np.add.at(pair_tp, (a_idx, mj[m_idx], gi[mg[m_idx]], pi[mp[m_idx]]), 1)
+            self.tp += tp
+            self.fn += f.gt_has.sum(0)[None, :] - tp
+            self.fp += f.pr_has.sum(0)[None, :] - tp
+        gts, prs = gt_count[None, :, :, None], pr_count[None, :, None, :]
+        for i, denom in enumerate((gts + prs - pair_tp, gts, prs)):
+            self.ass_sums[i] += (pair_tp * pair_tp / np.maximum(1.0, denom)).sum((2, 3))
+        for j in range(k):
+            r, c = scipy_linear_sum_assignment(pair_frames[j], maximize=True)
+            self.identity[0, j] += int(pair_frames[j, r, c].sum())
+        self.identity[1] += gt_count.sum(1).astype(np.int64)
+        self.identity[2] += pr_count.sum(1).astype(np.int64)
+        self.identity[3] += mot.counts[:, ClearMot.FIELDS.index("num_switches")]
+
+    def per_joint(self) -> dict[str, np.ndarray]:
+        """Each of HOTA_FIELDS + IDENTITY_FIELDS as (K,) values (x100 except IDSW; alpha-averaged)."""
+        tp = self.tp.astype(np.float64)
+        det_re = tp / np.maximum(1, tp + self.fn)
+        det_pr = tp / np.maximum(1, tp + self.fp)
+        det_a = tp / np.maximum(1, tp + self.fn + self.fp)
+        ass_a, ass_re, ass_pr = self.ass_sums / np.maximum(1, tp)[None]
+        loc_a = np.maximum(1e-10, self.similarity) / np.maximum(1e-10, tp)
+        per_alpha = {"HOTA": np.sqrt(det_a * ass_a), "DetA": det_a, "AssA": ass_a, "DetRe": det_re,
+                     "DetPr": det_pr, "AssRe": ass_re, "AssPr": ass_pr, "LocA": loc_a}
+        out = {name: 100 * v.mean(0) for name, v in per_alpha.items()}
+        idtp, n_gt, n_pr, idsw = self.identity.astype(np.float64)
+        out["IDF1"] = 100 * _ratio(2 * idtp, n_gt + n_pr)
+        out["IDP"] = 100 * _ratio(idtp, n_pr)
+        out["IDR"] = 100 * _ratio(idtp, n_gt)
+        out["IDSW"] = idsw
+        return out
+
+
+# ---------------------------------------------------------------- per-sequence preparation
+
+@dataclass(frozen=True)
+class ScoredFrame:
+    """A scored frame in poseval's 15 joints, after ignore regions; G ground-truth and P predicted people.
+
+    gt_xy (G,15,2) float64, gt_has (G,15) bool, gt_ids (G,) int64, head_size (G,) float64;
+    pr_xy (P,15,2) float64, pr_has (P,15) bool, pr_scores (P,15) float64 (MIN_SCORE where
+    the file gives none), pr_ids (P,) int64.
+    """
+
+    gt_xy: np.ndarray
+    gt_has: np.ndarray
+    gt_ids: np.ndarray
+    head_size: np.ndarray
+    pr_xy: np.ndarray
+    pr_has: np.ndarray
+    pr_scores: np.ndarray
+    pr_ids: np.ndarray
+
+
+def _check_ids(frame: PoseTrackFrame, name: str, fi: int, what: str) -> None:
+    if (frame.track_ids < 0).any():
+        raise HrtrackError(f"{name}: frame {fi}: a {what} person has no track_id")
+    uniq, counts = np.unique(frame.track_ids, return_counts=True)
+    if (counts > 1).any():
+        raise HrtrackError(f"{name}: frame {fi}: {what} track id {int(uniq[counts > 1][0])} appears twice")
+
+
+def scored_frames(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str, pred_name: str) -> list[ScoredFrame]:
+    """Pair frames by index and keep poseval's scored frames, after ignore regions.
+
+    Raises HrtrackError (naming the file) on a frame-count mismatch, a person
+    without a track id, duplicate ids in a frame, a ground-truth person with
+    joints but no head box, or an ignore polygon with fewer than 3 vertices.
+    """
+    if len(pred.frames) != len(gt.frames):
+        raise HrtrackError(f"{pred_name}: {len(pred.frames)} frames but the ground truth "
+                           f"{gt_name} has {len(gt.frames)}")
+    out = []
+    for fi, (g, p) in enumerate(zip(gt.frames, pred.frames)):
+        _check_ids(p, pred_name, fi, "predicted")
+        if len(g) + g.unannotated_people == 0:
+            continue
+        _check_ids(g, gt_name, fi, "ground-truth")
+        gt_has = g.visible[:, PT17_TO_PT18].copy()
+        pr_has = p.visible[:, PT17_TO_PT18].copy()
+        gt_xy = g.keypoints[:, PT17_TO_PT18].astype(np.float64)
+        pr_xy = p.keypoints[:, PT17_TO_PT18].astype(np.float64)
+        gt_keep, pr_keep = np.ones(len(g), bool), np.ones(len(p), bool)
+        if g.ignore_regions:
+            small = [len(r) for r in g.ignore_regions if len(r) < 3]
+            if small:
+                raise HrtrackError(f"{gt_name}: frame {fi}: an ignore region has {small[0]} points; "
+                                   "a polygon needs at least 3")
+            gt_has &= ~points_in_polygons(gt_xy.reshape(-1, 2), g.ignore_regions).reshape(gt_has.shape)
+            pr_has &= ~points_in_polygons(pr_xy.reshape(-1, 2), g.ignore_regions).reshape(pr_has.shape)
+            gt_keep, pr_keep = gt_has.any(1), pr_has.any(1)
+        size = head_sizes(g.head_boxes)
+        lacking = gt_keep & gt_has.any(1) & np.isnan(size)
+        if lacking.any():
+            k = int(np.flatnonzero(lacking)[0])
+            raise HrtrackError(f"{gt_name}: frame {fi}: ground-truth person {k} (track id "
+                               f"{int(g.track_ids[k])}) has joints but no head box")
+        scores = p.joint_scores[:, PT17_TO_PT18].astype(np.float64)
+        out.append(ScoredFrame(gt_xy[gt_keep], gt_has[gt_keep], g.track_ids[gt_keep], size[gt_keep],
+                               pr_xy[pr_keep], pr_has[pr_keep],
+                               np.where(np.isnan(scores), MIN_SCORE, scores)[pr_keep], p.track_ids[pr_keep]))
+    return out
+
+
+# ---------------------------------------------------------------- results
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if len(finite) else float("nan")
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def column_values(per_joint: np.ndarray) -> dict[str, float]:
+    """poseval's columns: group means (NaN if any member is NaN) and Total = mean of the non-NaN joints."""
+    cols = {name: float(per_joint[list(idx)].mean()) for name, idx in GROUPS.items()}
+    cols["Total"] = _nanmean(per_joint)
+    return cols
+
+
+def _cell(value: float, delim: str) -> str:
+    return "{:>5}".format("%1.1f" % value) + delim
+
+
+def _row(values: list[float]) -> str:
+    return "&" + "".join(_cell(v, " &") for v in values[:-1]) + _cell(values[-1], " \\\\")
+
+
+@dataclass(frozen=True)
+class PoseTrackResult:
+    """Per-joint scores (15 joints, poseval's order) and the counts behind them."""
+
+    ap: np.ndarray
+    ap_precision: np.ndarray
+    ap_recall: np.ndarray
+    num_gt_joints: np.ndarray
+    num_predicted_joints: np.ndarray
+    mot_counts: np.ndarray        # (15,5) in ClearMot.FIELDS order
+    mot_sum_distance: np.ndarray  # (15,) sum of normalised distances of matched pairs
+    strict: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    hota: dict[str, np.ndarray] | None = None   # HotaCounter.per_joint(), when asked for
+
+    def _mot(self, name: str) -> np.ndarray:
+        return self.mot_counts[:, ClearMot.FIELDS.index(name)].astype(np.float64)
+
+    @property
+    def mota(self) -> np.ndarray:
+        errors = self._mot("num_misses") + self._mot("num_switches") + self._mot("num_false_positives")
+        return 100 * (1 - _ratio(errors, self._mot("num_objects")))
+
+    @property
+    def motp(self) -> np.ndarray:
+        det = self._mot("num_detections")
+        return np.where(det > 0, 100 * (1 - _ratio(self.mot_sum_distance, det)), 0.0)
+
+    @property
+    def precision(self) -> np.ndarray:
+        det = self._mot("num_detections")
+        return 100 * _ratio(det, det + self._mot("num_false_positives"))
+
+    @property
+    def recall(self) -> np.ndarray:
+        return 100 * _ratio(self._mot("num_detections"), self._mot("num_objects"))
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON summary: column tables, per-joint values and counts (NaN as None)."""
+        def clean(v: Any) -> Any:
+            return None if isinstance(v, float) and np.isnan(v) else v
+
+        def table(values: np.ndarray) -> dict[str, float | None]:
+            return {k: clean(v) for k, v in column_values(values).items()}
+
+        per_joint = {}
+        for j, name in enumerate(JOINT_NAMES):
+            entry = {"AP": self.ap[j], "AP_precision": self.ap_precision[j], "AP_recall": self.ap_recall[j],
+                     "MOTA": self.mota[j], "MOTP": self.motp[j], "Precision": self.precision[j],
+                     "Recall": self.recall[j], "MOTP_sum_distance": self.mot_sum_distance[j]}
+            entry = {k: clean(float(v)) for k, v in entry.items()}
+            entry["num_gt_joints"] = int(self.num_gt_joints[j])
+            entry["num_predicted_joints"] = int(self.num_predicted_joints[j])
+            entry.update({f: int(self.mot_counts[j, i]) for i, f in enumerate(ClearMot.FIELDS)})
+            per_joint[name] = entry
+        counts = dict(self.counts)
+        counts["num_gt_joints"] = int(self.num_gt_joints.sum())
+        counts["num_predicted_joints"] = int(self.num_predicted_joints.sum())
+        counts.update({f: int(self.mot_counts[:, i].sum()) for i, f in enumerate(ClearMot.FIELDS)})
+        out = {"mAP": table(self.ap), "MOTA": table(self.mota), "MOTP": table(self.motp),
+               "Precision": table(self.precision), "Recall": table(self.recall),
+               "per_joint": per_joint, "counts": counts,
+               "settings": {"strict_clear_mot": self.strict, "threshold": THRESHOLD}}
+        if self.hota is not None:
+            out["HOTA"] = {"Total": {k: clean(v) for k, v in self.hota_totals().items()},
+                           "per_joint": {name: {k: clean(float(v[j])) for k, v in self.hota.items()}
+                                         for j, name in enumerate(JOINT_NAMES)},
+                           "alphas": [round(float(a), 2) for a in HOTA_ALPHAS]}
+        return out
+
+    def hota_totals(self) -> dict[str, float]:
+        """HOTA-family and identity scores over joints: means of the joints (NaN left out), IDSW summed."""
+        if self.hota is None:
+            raise ValueError("this result was computed without HOTA")
+        totals = {k: _nanmean(v) for k, v in self.hota.items()}
+        totals["IDSW"] = float(self.hota["IDSW"].sum())
+        return totals
+
+    def tables(self) -> str:
+        """poseval's two printed tables: AP per joint group, then MOTA per group with MOTP, precision, recall."""
+        ap = column_values(self.ap)
+        mota = column_values(self.mota)
+        header = "& Head & Shou & Elb  & Wri  & Hip  & Knee & Ankl & Total\\\\"
+        mot_header = ("& MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTP & Prec & Rec  \\\\\n"
+                      "& Head & Shou & Elb  & Wri  & Hip  & Knee & Ankl & Total& Total& Total& Total\\\\")
+        mot_row = [*mota.values(), _nanmean(self.motp), _nanmean(self.precision), _nanmean(self.recall)]
+        lines = ["Average Precision (AP) metric:", header, _row(list(ap.values())),
+                 "Multiple Object Tracking (MOT) metrics:", mot_header, _row(mot_row)]
+        if self.hota is not None:
+            totals = self.hota_totals()
+            names = (*HOTA_FIELDS, *IDENTITY_FIELDS)
+            lines += ["Keypoint HOTA (PoseTrack21 style) and identity metrics, mean over joints:",
+                      "&" + " &".join(f"{n:>5}" for n in names) + " \\\\",
+                      _row([totals[n] for n in names])]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- evaluator
+
+class PoseTrackEvaluator:
+    """Accumulates sequences (ground truth, prediction) and computes poseval's mAP and MOT metrics.
+
+    Args:
+        strict: textbook CLEAR-MOT / AP instead of poseval's quirks (module docstring).
+        threshold: PCKh threshold in head sizes (poseval: 0.5).
+        hota: also compute keypoint HOTA, IDF1 and ID switches (`HotaCounter`).
+    """
+
+    def __init__(self, strict: bool = False, threshold: float = THRESHOLD, hota: bool = False) -> None:
+        self.strict = strict
+        self.threshold = threshold
+        self._hota = HotaCounter(NUM_JOINTS) if hota else None
+        self._scores: list[np.ndarray] = []
+        self._labels: list[np.ndarray] = []
+        self._has: list[np.ndarray] = []
+        self._num_gt = np.zeros(NUM_JOINTS, np.int64)
+        self._mot = np.zeros((NUM_JOINTS, len(ClearMot.FIELDS)), np.int64)
+        self._sum_d = np.zeros(NUM_JOINTS, np.float64)
+        self._counts = {"sequences": 0, "frames": 0, "scored_frames": 0, "mot_frames": 0}
+
+    def add_sequence(self, gt: PoseTrackSequence, pred: PoseTrackSequence,
+                     gt_name: str | None = None, pred_name: str | None = None) -> None:
+        """Score one sequence pair; names (file paths) appear in errors."""
+        frames = scored_frames(gt, pred, gt_name or gt.name, pred_name or pred.name)
+        self._counts["sequences"] += 1
+        self._counts["frames"] += len(gt.frames)
+        self._counts["scored_frames"] += len(frames)
+        if not frames:
+            return
+        mot_frames = frames if self.strict else frames[:-1]
+        mot = ClearMot(np.concatenate([f.gt_ids for f in frames]),
+                       np.concatenate([f.pr_ids for f in frames]), NUM_JOINTS)
+        matches = []
+        for i, f in enumerate(frames):
+            m = match_frame(f.gt_xy, f.gt_has, f.head_size, f.pr_xy, f.pr_has, self.threshold)
+            matches.append(m)
+            self._scores.append(f.pr_scores)
+            self._labels.append(m.labels)
+            self._has.append(f.pr_has)
+            self._num_gt += f.gt_has.sum(0)
+            if i >= len(mot_frames):
+                continue
+            if not self.strict and (len(f.gt_ids) == 0 or len(f.pr_ids) == 0):
+                mot.add_empty_frame_quirk()
+                continue
+            cost = np.where(m.hit, m.dist, np.nan).transpose(2, 1, 0)
+            mot.update(f.gt_ids, f.gt_has, f.pr_ids, f.pr_has, cost)
+        self._counts["mot_frames"] += len(mot_frames)
+        self._mot += mot.counts
+        self._sum_d += mot.sum_distance
+        if self._hota is not None:
+            self._hota.add_sequence(frames, matches)
+
+    def result(self) -> PoseTrackResult:
+        """Scores over all sequences added so far."""
+        has = np.concatenate(self._has) if self._has else np.zeros((0, NUM_JOINTS), bool)
+        scores = np.concatenate(self._scores) if self._scores else np.zeros((0, NUM_JOINTS))
+        labels = np.concatenate(self._labels) if self._labels else np.zeros((0, NUM_JOINTS), bool)
+        ap = np.zeros((3, NUM_JOINTS))
+        for j in range(NUM_JOINTS):
+            ap[:, j] = average_precision(scores[has[:, j], j], labels[has[:, j], j], self._num_gt[j])
+            if self.strict and self._num_gt[j] == 0:
+                ap[0, j] = np.nan
+        return PoseTrackResult(ap[0], ap[1], ap[2], self._num_gt.copy(), has.sum(0), self._mot.copy(),
+                               self._sum_d.copy(), self.strict, dict(self._counts),
+                               None if self._hota is None else self._hota.per_joint())
+
+
+def evaluate_folders(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, strict: bool = False,
+                     progress: bool = True, hota: bool = False) -> PoseTrackResult:
+    """Evaluate a folder of per-sequence predictions against a folder of ground truth (2017 or 2018 JSON).
+
+    Sequences pair by file name; a ground-truth sequence without a prediction file
+    is an error naming it; prediction files of other sequences are ignored.
+    """
+    gt_files = sequence_files(gt_dir)
+    if not gt_files:
+        raise HrtrackError(f"no .json files in the ground-truth folder {gt_dir}")
+    pred_files = sequence_files(pred_dir)
+    missing = [name for name in gt_files if name not in pred_files]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise HrtrackError(f"no prediction for sequence {missing[0]}: {Path(pred_dir) / (missing[0] + '.json')} "
+                           f"does not exist{more}")
+    evaluator = PoseTrackEvaluator(strict=strict, hota=hota)
+    with tqdm(gt_files.items(), desc="evaluate", unit="seq", disable=None if progress else True,
+              leave=False) as bar:
+        for name, gt_path in bar:
+            pred_path = pred_files[name]
+            evaluator.add_sequence(read_sequence(gt_path), read_sequence(pred_path), str(gt_path), str(pred_path))
+    return evaluator.result()
