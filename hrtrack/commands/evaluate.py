@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from ..errors import HrtrackError
-from ..evaluation.posetrack import evaluate_folders
 from ..fileio import write_json_atomic
 
 
@@ -35,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..evaluation.posetrack import evaluate_folders
+
     if args.json is not None and not args.json.parent.is_dir():
         raise HrtrackError(f"output folder does not exist: {args.json.parent}")
     result = evaluate_folders(args.gt, args.pred, strict=args.strict_clear_mot, progress=not args.no_progress,

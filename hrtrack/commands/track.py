@@ -9,11 +9,7 @@ from pathlib import Path
 
 from ..config import dump_config, load_config
 from ..errors import HrtrackError
-from ..pipeline.build import build_pipeline, detector_fn
 from ..pipeline.config import PipelineConfig
-from ..pipeline.sinks import CocoResultsSink, PoseTrackSink, VideoSink
-from ..pipeline.sources import open_source
-from ..pipeline.runner import track_source
 
 FORMATS = ("posetrack17", "posetrack18", "coco")
 
@@ -79,6 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_track(args: argparse.Namespace) -> int:
+    # Heavy imports (torch, OpenCV) wait until a verb runs, so `hrtrack --help` stays instant.
+    from ..pipeline.build import build_pipeline, detector_fn
+    from ..pipeline.runner import track_source
+    from ..pipeline.sinks import CocoResultsSink, PoseTrackSink, VideoSink
+    from ..pipeline.sources import open_source
+
     cfg = load_pipeline_config(args)
     source = open_source(args.input, on_bad_image=args.on_bad_image)
     out = args.out
