@@ -2,20 +2,28 @@
 
 Each verb lives in `hrtrack/commands/<verb>.py` and exposes `register(subparsers)`,
 which adds its parser and sets `func(args) -> int`. User errors (`HrtrackError`)
-print one line and exit 2.
+and refusals from the operating system (`OSError`: a full disk, a folder without
+write permission) print one line and exit 2; warnings print one line each.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 
 from . import __version__
 from .errors import HrtrackError
 
 # Explicit list (no registry): module name under hrtrack.commands, in --help order.
 COMMAND_MODULES = (
+    "demo",
+    "track",
+    "evaluate",
+    "synth",
+    "train",
 )
 
 
@@ -37,14 +45,40 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except HrtrackError as exc:
-        print(f"hrtrack {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"hrtrack {args.command}: interrupted", file=sys.stderr)
-        return 130
+    prefix = f"hrtrack {args.command}"
+    # FFmpeg (inside OpenCV) prints its own lines about broken videos; our error already names the file.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning(prefix)
+        try:
+            return int(args.func(args) or 0)
+        except HrtrackError as exc:
+            print(f"{prefix}: error: {_one_line(str(exc))}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"{prefix}: error: {_one_line(_describe_os_error(exc))}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"{prefix}: interrupted", file=sys.stderr)
+            return 130
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _describe_os_error(exc: OSError) -> str:
+    """The reason and the file, e.g. `No space left on device: out/results.json`."""
+    if exc.strerror and exc.filename is not None:
+        return f"{exc.strerror}: {exc.filename}"
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _one_line_warning(prefix: str):
+    """A `warnings.showwarning` that prints "hrtrack <verb>: warning: <message>" without source lines."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"{prefix}: warning: {_one_line(str(message))}", file=file or sys.stderr)
+    return show
 
 
 if __name__ == "__main__":

@@ -42,10 +42,14 @@ def read_yaml(path: str | Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise HrtrackError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise HrtrackError(f"{path} is not a text (UTF-8) YAML file") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise HrtrackError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise HrtrackError(f"{path}: YAML nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -64,7 +68,7 @@ def parse_overrides(pairs: Iterable[str]) -> dict:
             raise HrtrackError(f"--set has an empty key in {pair!r}")
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             raise HrtrackError(f"--set value for {key!r} is not a valid value: {raw!r}") from None
         node = out
         parts = key.split(".")

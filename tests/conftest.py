@@ -46,3 +46,26 @@ def synthetic_clip() -> list[tuple[np.ndarray, SyntheticFrame]]:
     video = SyntheticVideo(seed=1, number=SPLIT_BASE["val"], split="val", size=(384, 216), frames=12,
                            people=(3, 3))
     return list(video)
+
+
+@dataclass(frozen=True)
+class DemoAssets:
+    """The reduced demo's dataset and trained small HRNet (see hrtrack.demo)."""
+
+    settings: object
+    cache: Path
+    data: Path
+    weights: Path
+    model_yaml: Path
+
+
+@pytest.fixture(scope="session")
+def demo_assets(tmp_path_factory: pytest.TempPathFactory) -> DemoAssets:
+    """`hrtrack demo --quick`'s data and model, made once per session (a few minutes on 2 cores)."""
+    from hrtrack.demo import DemoSettings, prepare_data, prepare_model
+
+    settings = DemoSettings.quick()
+    cache = tmp_path_factory.mktemp("demo-cache")
+    data = prepare_data(settings, cache, progress=False)
+    weights, model_yaml = prepare_model(settings, data, cache, progress=False)
+    return DemoAssets(settings, cache, data, weights, model_yaml)

@@ -76,9 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_track(args: argparse.Namespace) -> int:
     # Heavy imports (torch, OpenCV) wait until a verb runs, so `hrtrack --help` stays instant.
-    from ..pipeline.build import build_pipeline, detector_fn
+    from ..pipeline.build import build_pipeline, detector_fn, precomputed_for_source
     from ..pipeline.runner import track_source
-    from ..pipeline.sinks import CocoResultsSink, PoseTrackSink, VideoSink
+    from ..pipeline.sinks import CocoResultsSink, PoseTrackSink, VideoSink, check_output_folder
     from ..pipeline.sources import open_source
 
     cfg = load_pipeline_config(args)
@@ -86,8 +86,15 @@ def run_track(args: argparse.Namespace) -> int:
     out = args.out
     if out is None and args.render is None:
         raise HrtrackError("nothing to write: give --out RESULTS.json and/or --render OUT.mp4")
+    # Cheap checks first: a bad output folder or detection file should not wait for the models to load.
+    for path in (out, args.render):
+        if path is not None:
+            check_output_folder(path)
+    if args.detections is not None:
+        detect = precomputed_for_source(args.detections, source)
     built = build_pipeline(cfg, args.pose_weights, device=args.device, flow_weights=args.flow_weights)
-    detect = detector_fn(cfg, detections=args.detections, detector_weights=args.detector_weights, device=args.device)
+    if args.detections is None:
+        detect = detector_fn(cfg, detections=None, detector_weights=args.detector_weights, device=args.device)
     layout = built.model_config.joint_layout
     sinks = []
     if out is not None:

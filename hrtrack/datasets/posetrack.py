@@ -13,7 +13,11 @@ Every malformed input raises `HrtrackError` naming the file and the field.
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import HrtrackError
-from ..fileio import read_json, write_json_atomic
+from ..fileio import atomic_path, read_json, write_json_atomic
 from ..skeleton import POSETRACK, PT17_TO_PT18
 
 NUM_JOINTS = POSETRACK.num_joints
@@ -107,7 +111,12 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+    """A finite float, or an int that fits int64 (ids and counts are kept in int64 arrays)."""
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return -2**63 <= v < 2**63
+    return isinstance(v, float) and math.isfinite(v)
 
 
 def _number(v: Any, name: str, where: str) -> float:
@@ -226,7 +235,7 @@ def _points17_fast(points: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | N
     if not all(type(c) is list and len(c) == 1 for c in cells):
         return None
     values = [c[0] for c in cells]
-    if not {type(v) for v in values} <= _PLAIN_NUMBERS:
+    if not ({type(v) for v in values} <= _PLAIN_NUMBERS and all(-2**63 <= v < 2**63 for v in values)):
         return None
     arr = np.array(values, np.float64).reshape(-1, 4)
     absent = np.array([row[3] is _NO_SCORE for row in rows], bool).reshape(-1)
@@ -352,10 +361,8 @@ def _keypoint_slots(obj: dict, name: str) -> np.ndarray:
 
 def _numbers(v: Any, length: int, name: str, where: str) -> np.ndarray:
     arr = _list(v, name, where)
-    if len(arr) == length and {type(x) for x in arr} <= _PLAIN_NUMBERS:
-        out = np.asarray(arr, np.float64)
-        if np.isfinite(out).all():
-            return out
+    if len(arr) == length and {type(x) for x in arr} <= _PLAIN_NUMBERS and all(map(_is_number, arr)):
+        return np.asarray(arr, np.float64)
     raise HrtrackError(f"{name}: {where} must be {length} finite numbers, got {_short(v)}")
 
 
@@ -496,13 +503,54 @@ def _floats(values: np.ndarray) -> list[float]:
     return [float(s) for s in np.asarray(values, np.float32).astype(str)]
 
 
+def _check_frame_writable(fr: PoseTrackFrame, name: str, fi: int) -> None:
+    """PoseTrack files need track ids below 10000 and unique within a frame; the tracker's ids must fit."""
+    if (fr.track_ids >= MAX_TRACK_ID).any():
+        raise HrtrackError(f"{name} frame {fi}: track id {int(fr.track_ids.max())} does not fit a PoseTrack file "
+                           f"(ids must be < {MAX_TRACK_ID}, poseval's limit); write --format coco for longer videos")
+    known = fr.track_ids[fr.track_ids >= 0]
+    if len(np.unique(known)) != len(known):
+        raise ValueError(f"{name} frame {fi}: duplicate track ids {fr.track_ids.tolist()}")
+
+
 def _check_writable(seq: PoseTrackSequence) -> None:
     for fi, fr in enumerate(seq.frames):
-        if (fr.track_ids >= MAX_TRACK_ID).any():
-            raise ValueError(f"{seq.name} frame {fi}: track ids must be < {MAX_TRACK_ID}, got {fr.track_ids.max()}")
-        known = fr.track_ids[fr.track_ids >= 0]
-        if len(np.unique(known)) != len(known):
-            raise ValueError(f"{seq.name} frame {fi}: duplicate track ids {fr.track_ids.tolist()}")
+        _check_frame_writable(fr, seq.name, fi)
+
+
+def posetrack17_frame(fr: PoseTrackFrame, index: int) -> dict:
+    """One `annolist` entry of a PoseTrack 2017 file: frame `index` (0-based), every scalar in a list.
+
+    Only the 15 PoseTrack 2017 joints are written; person boxes have no 2017 field.
+    """
+    rects = []
+    for p in range(len(fr)):
+        vis = fr.visible[p, PT17_TO_PT18]
+        jids = np.flatnonzero(vis)
+        slots = PT17_TO_PT18[jids]
+        xs, ys = _floats(fr.keypoints[p, slots, 0]), _floats(fr.keypoints[p, slots, 1])
+        js = fr.joint_scores[p, slots]
+        jss = _floats(js)
+        points = []
+        for k, jid in enumerate(jids.tolist()):
+            point = {"id": [jid], "x": [xs[k]], "y": [ys[k]]}
+            if np.isfinite(js[k]):
+                point["score"] = [jss[k]]
+            points.append(point)
+        rect: dict[str, Any] = {}
+        if np.isfinite(fr.head_boxes[p]).all():
+            for key, v in zip(("x1", "y1", "x2", "y2"), _floats(fr.head_boxes[p])):
+                rect[key] = [v]
+        if np.isfinite(fr.scores[p]):
+            rect["score"] = _floats(fr.scores[p:p + 1])
+        if fr.track_ids[p] >= 0:
+            rect["track_id"] = [int(fr.track_ids[p])]
+        rect["annopoints"] = [{"point": points}]
+        rects.append(rect)
+    regions = [{"point": [{"x": [x], "y": [y]} for x, y in zip(_floats(poly[:, 0]), _floats(poly[:, 1]))]}
+               for poly in fr.ignore_regions]
+    return {"image": [{"name": fr.image}], "annorect": rects, "ignore_regions": regions,
+            "is_labeled": [bool(fr.is_labeled)], "imgnum": [index + 1]}
 
 
 def to_posetrack17(seq: PoseTrackSequence) -> dict:
@@ -511,91 +559,79 @@ def to_posetrack17(seq: PoseTrackSequence) -> dict:
     Only the 15 PoseTrack 2017 joints are written; person boxes have no 2017 field.
     """
     _check_writable(seq)
-    annolist = []
-    for fi, fr in enumerate(seq.frames):
-        rects = []
-        for p in range(len(fr)):
-            vis = fr.visible[p, PT17_TO_PT18]
-            jids = np.flatnonzero(vis)
-            slots = PT17_TO_PT18[jids]
-            xs, ys = _floats(fr.keypoints[p, slots, 0]), _floats(fr.keypoints[p, slots, 1])
-            js = fr.joint_scores[p, slots]
-            jss = _floats(js)
-            points = []
-            for k, jid in enumerate(jids.tolist()):
-                point = {"id": [jid], "x": [xs[k]], "y": [ys[k]]}
-                if np.isfinite(js[k]):
-                    point["score"] = [jss[k]]
-                points.append(point)
-            rect: dict[str, Any] = {}
-            if np.isfinite(fr.head_boxes[p]).all():
-                for key, v in zip(("x1", "y1", "x2", "y2"), _floats(fr.head_boxes[p])):
-                    rect[key] = [v]
-            if np.isfinite(fr.scores[p]):
-                rect["score"] = _floats(fr.scores[p:p + 1])
-            if fr.track_ids[p] >= 0:
-                rect["track_id"] = [int(fr.track_ids[p])]
-            rect["annopoints"] = [{"point": points}]
-            rects.append(rect)
-        regions = [{"point": [{"x": [x], "y": [y]} for x, y in zip(_floats(poly[:, 0]), _floats(poly[:, 1]))]}
-                   for poly in fr.ignore_regions]
-        annolist.append({"image": [{"name": fr.image}], "annorect": rects, "ignore_regions": regions,
-                         "is_labeled": [bool(fr.is_labeled)], "imgnum": [fi + 1]})
-    return {"annolist": annolist}
+    return {"annolist": [posetrack17_frame(fr, fi) for fi, fr in enumerate(seq.frames)]}
+
+
+def _video_number(vid_id: str | None) -> int | None:
+    return int(vid_id) if vid_id is not None and vid_id.isdigit() else None
+
+
+def _image_id(fr: PoseTrackFrame, index: int, video: int | None) -> int:
+    """A frame's image id: as read, else the PoseTrack 2018 convention from the video number, else its index."""
+    if fr.image_id is not None:
+        return int(fr.image_id)
+    if video is not None:
+        return PT18_IMAGE_ID_BASE + video * 10000 + index
+    return index
 
 
 def _image_ids(seq: PoseTrackSequence) -> list[int]:
-    """Each frame's image id: as read, else the PoseTrack 2018 convention from vid_id, else its index."""
-    vid = int(seq.vid_id) if seq.vid_id is not None and seq.vid_id.isdigit() else None
-    out = []
-    for fi, fr in enumerate(seq.frames):
-        if fr.image_id is not None:
-            out.append(int(fr.image_id))
-        elif vid is not None:
-            out.append(PT18_IMAGE_ID_BASE + vid * 10000 + fi)
-        else:
-            out.append(fi)
+    video = _video_number(seq.vid_id)
+    out = [_image_id(fr, fi, video) for fi, fr in enumerate(seq.frames)]
     if len(set(out)) != len(out):
         raise ValueError(f"{seq.name}: image ids are not unique")
     return out
+
+
+def posetrack18_image(fr: PoseTrackFrame, image_id: int, nframes: int, vid_id: str | None) -> dict:
+    """The `images` entry of one frame of a PoseTrack 2018 file."""
+    image = {"id": image_id, "file_name": fr.image, "frame_id": image_id, "is_labeled": bool(fr.is_labeled),
+             "nframes": nframes,
+             "ignore_regions_x": [_floats(p[:, 0]) for p in fr.ignore_regions],
+             "ignore_regions_y": [_floats(p[:, 1]) for p in fr.ignore_regions]}
+    if vid_id is not None:
+        image["vid_id"] = vid_id
+    return image
+
+
+def posetrack18_annotations(fr: PoseTrackFrame, image_id: int) -> list[dict]:
+    """The `annotations` entries of one frame of a PoseTrack 2018 file; absent keypoints are (0, 0, 0)."""
+    annotations = []
+    for p in range(len(fr)):
+        kp = np.zeros((NUM_JOINTS, 3), np.float32)
+        kp[:, :2] = np.where(fr.visible[p, :, None], fr.keypoints[p], 0.0)
+        kp[:, 2] = fr.visible[p]
+        ann: dict[str, Any] = {"id": image_id * 100 + p, "image_id": image_id, "category_id": 1,
+                               "keypoints": _floats(kp.reshape(-1))}
+        if fr.track_ids[p] >= 0:
+            ann["track_id"] = int(fr.track_ids[p])
+        js = fr.joint_scores[p]
+        if np.isfinite(js[fr.visible[p]]).any():
+            ann["scores"] = _floats(np.where(np.isfinite(js), js, 0.0))
+        if np.isfinite(fr.scores[p]):
+            ann["score"] = _floats(fr.scores[p:p + 1])[0]
+        for key, box in (("bbox", fr.boxes[p]), ("bbox_head", fr.head_boxes[p])):
+            if np.isfinite(box).all():
+                # Full float64 digits: x + w then gives back the float32 x2 exactly.
+                x1, y1, x2, y2 = (float(v) for v in box)
+                ann[key] = [x1, y1, x2 - x1, y2 - y1]
+        annotations.append(ann)
+    return annotations
+
+
+def posetrack18_categories() -> list[dict]:
+    """The one "person" category of a PoseTrack 2018 file, with the 17 keypoint names."""
+    return [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(POSETRACK.joint_names),
+             "skeleton": [[a + 1, b + 1] for a, b in POSETRACK.skeleton]}]
 
 
 def to_posetrack18(seq: PoseTrackSequence) -> dict:
     """The PoseTrack 2018 COCO-like object (DESIGN.md §5); absent keypoints are (0, 0, 0)."""
     _check_writable(seq)
     ids = _image_ids(seq)
-    images, annotations = [], []
-    for fi, (fr, iid) in enumerate(zip(seq.frames, ids)):
-        image = {"id": iid, "file_name": fr.image, "frame_id": iid, "is_labeled": bool(fr.is_labeled),
-                 "nframes": len(seq.frames),
-                 "ignore_regions_x": [_floats(p[:, 0]) for p in fr.ignore_regions],
-                 "ignore_regions_y": [_floats(p[:, 1]) for p in fr.ignore_regions]}
-        if seq.vid_id is not None:
-            image["vid_id"] = seq.vid_id
-        images.append(image)
-        for p in range(len(fr)):
-            kp = np.zeros((NUM_JOINTS, 3), np.float32)
-            kp[:, :2] = np.where(fr.visible[p, :, None], fr.keypoints[p], 0.0)
-            kp[:, 2] = fr.visible[p]
-            ann: dict[str, Any] = {"id": iid * 100 + p, "image_id": iid, "category_id": 1,
-                                   "keypoints": _floats(kp.reshape(-1))}
-            if fr.track_ids[p] >= 0:
-                ann["track_id"] = int(fr.track_ids[p])
-            js = fr.joint_scores[p]
-            if np.isfinite(js[fr.visible[p]]).any():
-                ann["scores"] = _floats(np.where(np.isfinite(js), js, 0.0))
-            if np.isfinite(fr.scores[p]):
-                ann["score"] = _floats(fr.scores[p:p + 1])[0]
-            for key, box in (("bbox", fr.boxes[p]), ("bbox_head", fr.head_boxes[p])):
-                if np.isfinite(box).all():
-                    # Full float64 digits: x + w then gives back the float32 x2 exactly.
-                    x1, y1, x2, y2 = (float(v) for v in box)
-                    ann[key] = [x1, y1, x2 - x1, y2 - y1]
-            annotations.append(ann)
-    categories = [{"id": 1, "name": "person", "supercategory": "person",
-                   "keypoints": list(POSETRACK.joint_names),
-                   "skeleton": [[a + 1, b + 1] for a, b in POSETRACK.skeleton]}]
-    return {"images": images, "annotations": annotations, "categories": categories}
+    images = [posetrack18_image(fr, iid, len(seq.frames), seq.vid_id) for fr, iid in zip(seq.frames, ids)]
+    annotations = [ann for fr, iid in zip(seq.frames, ids) for ann in posetrack18_annotations(fr, iid)]
+    return {"images": images, "annotations": annotations, "categories": posetrack18_categories()}
 
 
 def write_posetrack17(seq: PoseTrackSequence, path: str | os.PathLike) -> None:
@@ -606,3 +642,113 @@ def write_posetrack17(seq: PoseTrackSequence, path: str | os.PathLike) -> None:
 def write_posetrack18(seq: PoseTrackSequence, path: str | os.PathLike) -> None:
     """Write `seq` as a PoseTrack 2018 per-sequence JSON, atomically."""
     write_json_atomic(path, to_posetrack18(seq))
+
+
+class PoseTrackWriter:
+    """A PoseTrack 2017 or 2018 sequence file written frame by frame, so memory stays flat on long videos.
+
+    The file holds the same bytes as `write_posetrack17` / `write_posetrack18` of
+    the whole sequence and appears atomically on `close()`; `abort()` (or a crash)
+    leaves any previous file untouched. 2018 files list every image before any
+    annotation and give each image the frame count, so both parts wait in
+    anonymous scratch files (deleted by the OS whatever happens) until `close()`.
+
+    Args:
+        path: output JSON path.
+        fmt: "posetrack17" or "posetrack18".
+        name: sequence name for messages.
+        vid_id: PoseTrack video id (2018 image ids and `vid_id` fields).
+    """
+
+    def __init__(self, path: str | os.PathLike, fmt: str, name: str, vid_id: str | None = None) -> None:
+        if fmt not in ("posetrack17", "posetrack18"):
+            raise ValueError(f"fmt must be posetrack17 or posetrack18, got {fmt!r}")
+        self.path = Path(path)
+        self.fmt = fmt
+        self.name = name
+        self.vid_id = vid_id
+        self._video = _video_number(vid_id)
+        self._count = 0
+        self._annotations = 0
+        # Ids from the frames themselves can repeat (ids made here from the frame index cannot).
+        self._given_ids: set[int] = set()
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        self._scratch: list[Any] = []
+        try:
+            self._file = open(self._tmp, "w", encoding="utf-8")
+            if fmt == "posetrack17":
+                self._file.write('{"annolist": [')
+            else:
+                self._scratch = [tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.path.parent)
+                                 for _ in range(2)]
+        except OSError as exc:
+            self.abort()
+            raise HrtrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def add(self, fr: PoseTrackFrame) -> None:
+        """Append the next frame."""
+        _check_frame_writable(fr, self.name, self._count)
+        try:
+            self._add(fr)
+        except OSError as exc:
+            raise HrtrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self._count += 1
+
+    def _add(self, fr: PoseTrackFrame) -> None:
+        sep = ", " if self._count else ""
+        if self.fmt == "posetrack17":
+            self._file.write(sep + json.dumps(posetrack17_frame(fr, self._count)))
+        else:
+            iid = _image_id(fr, self._count, self._video)
+            if fr.image_id is not None:
+                if iid in self._given_ids:
+                    raise ValueError(f"{self.name}: image id {iid} appears twice")
+                self._given_ids.add(iid)
+            images, annotations = self._scratch
+            # One image per line, without the frame count that only close() knows.
+            images.write(json.dumps(posetrack18_image(fr, iid, 0, self.vid_id)) + "\n")
+            for ann in posetrack18_annotations(fr, iid):
+                annotations.write((", " if self._annotations else "") + json.dumps(ann))
+                self._annotations += 1
+
+    def close(self) -> None:
+        """Finish the file and move it into place."""
+        try:
+            self._finish()
+        except OSError as exc:
+            self.abort()
+            raise HrtrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self._ctx.__exit__(None, None, None)
+
+    def _finish(self) -> None:
+        if self.fmt == "posetrack17":
+            self._file.write("]}")
+        else:
+            images, annotations = self._scratch
+            self._file.write('{"images": [')
+            images.seek(0)
+            for k, line in enumerate(images):
+                image = json.loads(line)
+                image["nframes"] = self._count
+                self._file.write((", " if k else "") + json.dumps(image))
+            self._file.write('], "annotations": [')
+            annotations.seek(0)
+            shutil.copyfileobj(annotations, self._file)
+            self._file.write(f'], "categories": {json.dumps(posetrack18_categories())}}}')
+        self._file.close()
+        self._close_scratch()
+
+    def abort(self) -> None:
+        """Drop what was written; the previous file at `path`, if any, stays."""
+        if hasattr(self, "_file"):
+            self._file.close()
+        self._close_scratch()
+        try:
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        except RuntimeError:
+            pass
+
+    def _close_scratch(self) -> None:
+        for f in self._scratch:
+            f.close()

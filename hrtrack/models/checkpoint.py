@@ -5,7 +5,9 @@ backbones and hrtrack's own training states, all through `weights_only=True`.
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,6 +23,48 @@ OFFICIAL_FILES_HINT = ("official files are named like pose_hrnet_w48_384x288.pth
                        "(HRNet model zoo: deep-high-resolution-net.pytorch)")
 
 
+# Lines of torch's weights-only refusal that are advice, not the reason.
+_TORCH_ADVICE = ("Weights only load failed", "In PyTorch 2.6", "Please file an issue", "Check the documentation",
+                 "This file can still be loaded", "(1)", "(2)", "Re-running `torch.load`")
+
+
+def refusal_reason(exc: BaseException) -> str:
+    """The part of a `torch.load` failure that says what went wrong (e.g. the blocked global), without advice."""
+    if isinstance(exc, KeyError) and exc.args:
+        return f"no {exc.args[0]!r} entry"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reasons = [line for line in lines if not line.startswith(_TORCH_ADVICE)]
+    reason = (reasons or lines or [type(exc).__name__])[0].removeprefix("WeightsUnpickler error:").strip()
+    # The first sentence says what was refused; the rest tells how to allow it: no advice for a stranger's file.
+    return reason.split(". ")[0].rstrip(".") or type(exc).__name__
+
+
+def refused_message(path: str | Path, exc: pickle.UnpicklingError) -> str:
+    """The one-line message for a checkpoint that `weights_only=True` refused."""
+    return (f"refused to load {path}: cannot read it as a checkpoint of plain tensors ({refusal_reason(exc)}); "
+            f"checkpoints are loaded with weights_only=True, so code or objects in them never run")
+
+
+def torch_load_safely(path: str | Path) -> Any:
+    """`torch.load(path, weights_only=True)` on the CPU, every failure a one-line HrtrackError.
+
+    A file holding anything but tensors and plain containers (a pickle that would
+    run code or build arbitrary objects) is refused, never executed.
+    """
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise HrtrackError(f"empty file: {path}")
+    try:
+        with warnings.catch_warnings():
+            # Pickles written by plain `pickle.dump` make torch warn about their protocol before refusing them.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise HrtrackError(refused_message(path, exc)) from None
+    except Exception as exc:  # a truncated or foreign file makes torch raise many types; all are about the file
+        raise HrtrackError(f"cannot read {path} as a PyTorch checkpoint: {refusal_reason(exc)}") from None
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint file safely and return its tensors under official key names.
 
@@ -31,13 +75,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise HrtrackError(f"pose weights not found: {path} ({OFFICIAL_FILES_HINT})")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
-        raise HrtrackError(f"refused to load {path}: it holds objects other than tensors ({first})") from None
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise HrtrackError(f"cannot read {path} as a PyTorch checkpoint: {str(exc).splitlines()[0]}") from None
+    obj = torch_load_safely(path)
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

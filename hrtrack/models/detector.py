@@ -27,6 +27,7 @@ from ..fileio import read_json
 from ..structures import Boxes
 from ..tracking.nms import extend_boxes
 from ..tracking.propagate import joint_boxes
+from .checkpoint import torch_load_safely
 from .fast import resolve_device
 
 # COCO category id of "person", in torchvision's label space and in COCO files.
@@ -82,10 +83,7 @@ def load_detector_model(arch: str = "fasterrcnn_resnet50_fpn", weights: str | os
     path = detector_weights_path(arch, weights)
     builder = DETECTOR_ARCHS[arch][0]
     model = builder(weights=None, weights_backbone=None, **builder_kwargs)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for unreadable or unsafe files
-        raise HrtrackError(f"cannot read detector weights {path}: {str(exc).splitlines()[0]}") from None
+    state = torch_load_safely(path)
     if not isinstance(state, dict):
         raise HrtrackError(f"detector weights {path} hold a {type(state).__name__}, not a state dict")
     try:

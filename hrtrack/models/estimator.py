@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import HrtrackError
 from ..geometry import apply_affine, boxes_to_center_scale, crop_matrices
 from ..skeleton import COCO, Layout
 from ..structures import Poses
@@ -60,9 +61,9 @@ class PoseEstimator:
         if precision == "auto":
             precision = "fp16" if self.device.type == "cuda" else "fp32"
         if precision not in _AMP_DTYPES:
-            raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
-        if max_batch < 1:
-            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+            raise HrtrackError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise HrtrackError(f"max_batch must be an integer >= 1, got {max_batch!r}")
         self.amp_dtype = _AMP_DTYPES[precision]
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.heatmap_size = (self.input_size[0] // 4, self.input_size[1] // 4)

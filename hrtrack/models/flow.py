@@ -10,7 +10,10 @@ and its vectors multiplied by the size ratio.
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
+import warnings
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -20,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import HrtrackError
+from .checkpoint import refusal_reason, refused_message
 from .fast import resolve_device
 
 
@@ -160,10 +164,9 @@ class PtlflowFlow:
         so this raises instead.
         """
         scale = _check_scale(scale)
-        try:
-            import ptlflow
-        except ImportError:
-            raise HrtrackError(f"flow model {name!r} needs the ptlflow package: pip install 'hrtrack[flow]'") from None
+        ptlflow = _import_ptlflow()
+        if ptlflow is None:
+            raise HrtrackError(f"flow model {name!r} needs the ptlflow package: pip install 'hrtrack[flow]'")
         if name not in ptlflow.get_model_names():
             raise HrtrackError(f"unknown flow model {name!r}; known: {', '.join(flow_names())}")
         if weights is None:
@@ -172,13 +175,18 @@ class PtlflowFlow:
         path = Path(weights)
         if not path.is_file():
             raise HrtrackError(f"flow checkpoint not found: {path}")
+        if path.stat().st_size == 0:
+            raise HrtrackError(f"empty file: {path}")
         try:
             # A path that exists is loaded as a file by ptlflow (torch.load with weights_only=True);
             # only names of released checkpoints would be downloaded.
-            model = ptlflow.get_model(name, ckpt_path=str(path))
-        except Exception as exc:  # unreadable file, unsafe pickle, no 'state_dict', keys that do not fit
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise HrtrackError(f"cannot load {path} into flow model {name!r}: {first_line}") from None
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Detected pickle protocol")
+                model = ptlflow.get_model(name, ckpt_path=str(path))
+        except pickle.UnpicklingError as exc:
+            raise HrtrackError(refused_message(path, exc)) from None
+        except Exception as exc:  # unreadable file, no 'state_dict', keys that do not fit
+            raise HrtrackError(f"cannot load {path} into flow model {name!r}: {refusal_reason(exc)}") from None
         return cls(model, scale=scale, device=device)
 
     @torch.inference_mode()
@@ -207,11 +215,31 @@ FLOW_BACKENDS: dict[str, Callable[..., FlowBackend]] = {
 
 def flow_names() -> list[str]:
     """Names `build_flow` accepts: the OpenCV backends, then ptlflow's models if installed."""
-    try:
-        import ptlflow
-    except ImportError:
+    ptlflow = _import_ptlflow()
+    if ptlflow is None:
         return list(FLOW_BACKENDS)
     return list(FLOW_BACKENDS) + ptlflow.get_model_names()
+
+
+def _import_ptlflow():
+    """The ptlflow module, or None when it is not installed.
+
+    Importing it makes some bundled models log "xFormers not available" through
+    the "dinov2" logger and its dependencies warn about their own deprecations;
+    none of that concerns the chosen model, so it is muted.
+    """
+    noisy = logging.getLogger("dinov2")
+    level = noisy.level
+    noisy.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecation notices of ptlflow's own dependencies
+            import ptlflow
+    except ImportError:
+        return None
+    finally:
+        noisy.setLevel(level)
+    return ptlflow
 
 
 def build_flow(name: str = "dis", weights: str | os.PathLike | None = None, scale: float = 1.0,

@@ -15,8 +15,8 @@ from ..structures import Boxes
 from ..tracking.tracker import FlowTracker
 from .config import PipelineConfig
 from .runner import DetectFn
-from .sources import Frame
-from .tracking_pipeline import FlowTrackPipeline
+from .sources import Frame, FrameSource, ImageListSource, VideoSource
+from .tracking_pipeline import FlowTrackPipeline, check_number
 
 
 @dataclass
@@ -29,6 +29,11 @@ def build_pipeline(cfg: PipelineConfig, pose_weights: str | Path | None, *, devi
                    flow_weights: str | Path | None = None) -> BuiltPipeline:
     """The estimator (with weights loaded), flow backend and tracker of a pipeline config."""
     model_cfg = load_model_config(cfg.estimator.model)
+    layout = model_cfg.joint_layout
+    if model_cfg.num_joints != layout.num_joints:
+        raise HrtrackError(f"model config {cfg.estimator.model}: num_joints {model_cfg.num_joints} does not match "
+                           f"the {model_cfg.layout!r} layout's {layout.num_joints} joints")
+    check_number("output joint_threshold", cfg.output.joint_threshold)
     model = build_pose_model(model_cfg)
     if pose_weights is None:
         raise HrtrackError("--pose-weights is required: an HRNet checkpoint such as pose_hrnet_w48_384x288.pth "
@@ -64,6 +69,25 @@ def detector_fn(cfg: PipelineConfig, *, detections: str | Path | None, detector_
                                            max_detections=cfg.detector.max_detections,
                                            batch_size=cfg.detector.batch, device=device)
     return lambda frames: detector.detect_batch([f.image for f in frames])
+
+
+def precomputed_for_source(detections: str | Path, source: FrameSource) -> DetectFn:
+    """Lookups in a COCO detection file for the frames of `source`, checked to match some of them.
+
+    Image frames are looked up by file name, video frames by index (image id
+    0, 1, ...). A file that matches none of the frames (another video, ids
+    instead of names) raises HrtrackError rather than giving every frame zero
+    people; so does a live camera or stream, whose frames have neither.
+    """
+    dets = PrecomputedDetections.from_coco(detections, score_threshold=0.0)
+    if isinstance(source, ImageListSource):
+        dets.check_frames(file_names=source.names)
+    elif isinstance(source, VideoSource) and not source.is_live:
+        dets.check_frames(image_ids=list(range(source.count_frames())))
+    else:
+        raise HrtrackError(f"--detections {detections} cannot be matched with the frames of {source.description}: "
+                           f"a camera or stream has no frame ids or names; save it to a file first")
+    return precomputed_fn(dets)
 
 
 def precomputed_fn(dets: PrecomputedDetections, image_ids: dict[str, int] | None = None) -> DetectFn:

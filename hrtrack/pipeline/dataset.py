@@ -9,12 +9,14 @@ makes a resumed or sharded run byte-identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from pathlib import Path
 
 from tqdm import tqdm
 
-from ..config import dump_config
+from ..config import dump_config, read_yaml, to_dict
 from ..datasets.posetrack import read_sequence, sequence_files
 from ..errors import HrtrackError
 from ..models.detector import PrecomputedDetections
@@ -28,18 +30,63 @@ from .sources import Frame, ImageListSource
 
 @dataclass
 class DatasetRun:
+    """Sequences processed, skipped (already done) and left to other shards; frames and seconds tracked."""
+
     processed: int
     skipped: int
     remaining: int
+    frames: int = 0
+    seconds: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
 def resolve_under(root: Path, relative: str, where: str) -> Path:
-    """`root / relative`, refusing paths that escape `root` (e.g. "../../etc/passwd")."""
+    """`root / relative`, refusing paths that escape `root` (e.g. "../../etc/passwd" or "/etc/passwd").
+
+    The annotation's path is normalised as text, not through the file system: a
+    symbolic link the user placed inside the root (an `images` folder linked to
+    another disk) is the user's choice and is followed; ".." in a file is not.
+    """
     base = root.resolve()
-    path = (base / relative).resolve()
+    path = Path(os.path.normpath(base / relative))
     if base != path and base not in path.parents:
         raise HrtrackError(f"{where}: image path {relative!r} escapes the images root {root}")
     return path
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _check_same_config(cfg: PipelineConfig, saved: Path) -> None:
+    """Resuming into a folder written with another config would mix two experiments' results: refuse."""
+    if not saved.is_file():
+        return
+    old, new = _flatten(read_yaml(saved)), _flatten(to_dict(cfg))
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if changed:
+        key = changed[0]
+        raise HrtrackError(f"{saved.parent} holds results made with another config ({key}: {old.get(key)!r} there, "
+                           f"{new.get(key)!r} now); pass --overwrite to redo them or choose another --out")
+
+
+def _remove_stale_temporaries(folder: Path, name: str) -> None:
+    """Delete what a killed run left of `folder/name`'s atomic write (`fileio.atomic_path`'s temporary files).
+
+    Only this shard's own sequences are cleaned, so a shard never touches a file
+    another shard is writing.
+    """
+    for tmp in folder.glob(f".{glob_escape(name)}.*.tmp.json"):
+        tmp.unlink(missing_ok=True)
 
 
 class _GroundTruthFrames:
@@ -74,11 +121,23 @@ def track_dataset(cfg: PipelineConfig, *, images_root: Path, annotations: Path, 
     if out_dir.exists() and not out_dir.is_dir():
         raise HrtrackError(f"--out {out_dir} exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not overwrite:
+        _check_same_config(cfg, out_dir / "config.yaml")
     todo = [s for s in mine if overwrite or not (out_dir / f"{s}.json").exists()]
     others = [s for s in names if s not in mine and not (out_dir / f"{s}.json").exists()]
     if not todo:
         return DatasetRun(0, len(mine), len(others))
     sequences = {s: read_sequence(files[s]) for s in todo}
+    # Every image is resolved and found before hours of work start, not when its sequence comes up.
+    paths = {s: [resolve_under(images_root, fr.image, str(files[s])) for fr in seq.frames]
+             for s, seq in sequences.items()}
+    for s, seq_paths in paths.items():
+        missing = [p for p in seq_paths if not p.is_file()]
+        if missing:
+            raise HrtrackError(f"{files[s]}: image {missing[0]} not found under the images root {images_root}"
+                               + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    for s in todo:
+        _remove_stale_temporaries(out_dir, f"{s}.json")
     built = build_pipeline(cfg, pose_weights, device=device, flow_weights=flow_weights)
     if detections is not None:
         dets = PrecomputedDetections.from_coco(detections)
@@ -97,13 +156,13 @@ def track_dataset(cfg: PipelineConfig, *, images_root: Path, annotations: Path, 
     if k == 0:
         dump_config(cfg, out_dir / "config.yaml")
     layout = built.model_config.joint_layout
+    frames, seconds = 0, 0.0
     for name in tqdm(todo, desc="sequences", unit="seq", disable=not progress):
         seq = sequences[name]
-        where = str(files[name])
-        paths = [resolve_under(images_root, fr.image, where) for fr in seq.frames]
-        source = ImageListSource(paths, names=[fr.image for fr in seq.frames], description=name)
+        source = ImageListSource(paths[name], names=[fr.image for fr in seq.frames], description=name)
         sink = PoseTrackSink(out_dir / f"{name}.json", fmt, layout, cfg.output.joint_threshold,
                              name=name, vid_id=seq.vid_id)
         adapter = _GroundTruthFrames(sink, [fr.is_labeled for fr in seq.frames], [fr.image_id for fr in seq.frames])
-        track_source(source, detect, built.pipeline, [adapter], progress=progress, desc=name)
-    return DatasetRun(len(todo), len(mine) - len(todo), len(others))
+        stats = track_source(source, detect, built.pipeline, [adapter], progress=progress, desc=name)
+        frames, seconds = frames + stats.frames, seconds + stats.seconds
+    return DatasetRun(len(todo), len(mine) - len(todo), len(others), frames, seconds)

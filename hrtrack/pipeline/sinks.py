@@ -1,7 +1,8 @@
 """Result sinks: PoseTrack 2017 / 2018 JSON, COCO keypoint results, rendered video.
 
-Each sink takes `(frame, tracked poses)` one frame at a time and writes its file
-atomically on `close()`; `abort()` (or leaving a `with` block by an exception)
+Each sink takes `(frame, tracked poses)` one frame at a time, streams it to a
+temporary file (memory stays flat on long videos) and moves the file into place
+on `close()`; `abort()` (or leaving a `with` block by an exception)
 leaves any previous file untouched.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..datasets.posetrack import PoseTrackFrame, PoseTrackSequence, write_posetrack17, write_posetrack18
+from ..datasets.posetrack import PoseTrackFrame, PoseTrackWriter
 from ..errors import HrtrackError
 from ..fileio import atomic_path
 from ..skeleton import POSETRACK, Layout, joint_map
@@ -22,7 +23,8 @@ from ..structures import Poses
 from .sources import Frame
 
 
-def _check_folder(path: Path) -> None:
+def check_output_folder(path: Path) -> None:
+    """HrtrackError unless the folder that will hold `path` exists and is writable."""
     folder = path.parent
     if not folder.is_dir():
         raise HrtrackError(f"output folder does not exist: {folder}")
@@ -58,7 +60,7 @@ def to_posetrack_frame(poses: Poses, layout: Layout, image: str, joint_threshold
 
 
 class PoseTrackSink:
-    """One PoseTrack sequence file (2017 or 2018 layout), written when closed.
+    """One PoseTrack sequence file (2017 or 2018 layout), streamed frame by frame and moved into place when closed.
 
     Args:
         path: output JSON path.
@@ -73,22 +75,21 @@ class PoseTrackSink:
         if fmt not in ("posetrack17", "posetrack18"):
             raise ValueError(f"fmt must be posetrack17 or posetrack18, got {fmt!r}")
         self.path = Path(path)
-        _check_folder(self.path)
+        check_output_folder(self.path)
         self.fmt = fmt
         self.layout = layout
         self.joint_threshold = joint_threshold
-        self.sequence = PoseTrackSequence(name or self.path.stem, [], vid_id)
+        self._writer = PoseTrackWriter(self.path, fmt, name or self.path.stem, vid_id)
 
     def add(self, frame: Frame, poses: Poses, is_labeled: bool = False, image_id: int | None = None) -> None:
-        self.sequence.frames.append(to_posetrack_frame(poses, self.layout, frame.name, self.joint_threshold,
-                                                       is_labeled, image_id))
+        self._writer.add(to_posetrack_frame(poses, self.layout, frame.name, self.joint_threshold, is_labeled,
+                                            image_id))
 
     def close(self) -> None:
-        write = write_posetrack17 if self.fmt == "posetrack17" else write_posetrack18
-        write(self.sequence, self.path)
+        self._writer.close()
 
     def abort(self) -> None:
-        self.sequence.frames.clear()
+        self._writer.abort()
 
 
 class CocoResultsSink:
@@ -101,13 +102,17 @@ class CocoResultsSink:
 
     def __init__(self, path: str | Path, joint_threshold: float):
         self.path = Path(path)
-        _check_folder(self.path)
+        check_output_folder(self.path)
         self.joint_threshold = joint_threshold
         self._ctx = atomic_path(self.path)
         self._tmp = self._ctx.__enter__()
-        self._file = open(self._tmp, "w", encoding="utf-8")
-        self._file.write("[")
+        try:
+            self._file = open(self._tmp, "w", encoding="utf-8")
+        except OSError as exc:
+            self._ctx.__exit__(type(exc), exc, None)
+            raise HrtrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self._first = True
+        self._write("[")
 
     def add(self, frame: Frame, poses: Poses, image_id: int | None = None) -> None:
         if not len(poses):
@@ -121,12 +126,23 @@ class CocoResultsSink:
                     "score": round(float(poses.scores[p]), 5), "track_id": int(poses.track_ids[p]),
                     "bbox": np.round(np.r_[poses.boxes[p, :2], poses.boxes[p, 2:] - poses.boxes[p, :2]], 2).tolist(),
                     "file_name": frame.name}
-            self._file.write(("" if self._first else ",\n") + json.dumps(item))
+            self._write(("" if self._first else ",\n") + json.dumps(item))
             self._first = False
 
+    def _write(self, text: str) -> None:
+        try:
+            self._file.write(text)
+        except OSError as exc:
+            self.abort()
+            raise HrtrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
     def close(self) -> None:
-        self._file.write("]\n")
-        self._file.close()
+        self._write("]\n")
+        try:
+            self._file.close()
+        except OSError as exc:
+            self.abort()
+            raise HrtrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self._ctx.__exit__(None, None, None)
 
     def abort(self) -> None:
@@ -142,7 +158,7 @@ class VideoSink:
 
     def __init__(self, path: str | Path, fps: float, layout: Layout, joint_threshold: float):
         self.path = Path(path)
-        _check_folder(self.path)
+        check_output_folder(self.path)
         self.fps = fps
         self.layout = layout
         self.joint_threshold = joint_threshold

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import HrtrackError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+URL_PATTERN = r"^[a-z][a-z0-9+.-]*://"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,26 @@ class VideoSource(FrameSource):
             raise TypeError(f"{self.description} has no known length")
         return self._count
 
+    def count_frames(self) -> int:
+        """The number of frames, by reading through the file when its header does not say (slow)."""
+        if self._count is not None:
+            return self._count
+        if self.is_live:
+            raise TypeError(f"{self.description} is live: its frames cannot be counted")
+        cap = cv2.VideoCapture(self.spec)
+        try:
+            count = 0
+            while cap.grab():
+                count += 1
+        finally:
+            cap.release()
+        return count
+
+    @property
+    def is_live(self) -> bool:
+        """A camera or a stream URL (frames come as they are made, with no end known)."""
+        return isinstance(self.spec, int) or bool(re.match(URL_PATTERN, str(self.spec)))
+
     def frames(self) -> Iterator[Frame]:
         cap = cv2.VideoCapture(self.spec)
         try:
@@ -136,7 +157,7 @@ class ImageListSource(FrameSource):
             if image is None:
                 if self.on_bad_image == "stop":
                     raise HrtrackError(f"cannot read image {path} (missing or not an image); "
-                                       f"use --on-bad-image skip to drop unreadable frames")
+                                       f"`hrtrack track --on-bad-image skip` drops unreadable frames")
                 warnings.warn(f"skipping unreadable image {path}", stacklevel=2)
                 continue
             yield Frame(index, name, image)
@@ -147,7 +168,7 @@ def open_source(spec: str, on_bad_image: str = "stop", fps: float = 30.0) -> Fra
     images, a glob pattern ("frames/*.png") or a video file."""
     if spec.isdigit():
         return VideoSource(int(spec))
-    if re.match(r"^[a-z][a-z0-9+.-]*://", spec):
+    if re.match(URL_PATTERN, spec):
         return VideoSource(spec)
     path = Path(spec)
     if path.is_dir():

@@ -7,12 +7,14 @@ OKS-NMS -> flow-OKS association with the tracks -> tracked poses of frame t.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from typing import Callable
 
 import numpy as np
 
+from ..errors import HrtrackError
 from ..models.estimator import PoseEstimator
 from ..structures import Boxes, Poses
 from ..tracking.nms import box_nms, merge_boxes
@@ -21,6 +23,14 @@ from ..tracking.propagate import propagate_boxes
 from ..tracking.tracker import FlowTracker
 
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def check_number(name: str, value: float, low: float = -math.inf, high: float = math.inf) -> None:
+    """HrtrackError unless `value` is a finite number with `low <= value <= high`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        bounds = f" in [{low:g}, {high:g}]" if math.isfinite(high) else (f" >= {low:g}" if math.isfinite(low) else "")
+        raise HrtrackError(f"{name} must be a finite number{bounds}, got {value!r}")
 
 
 class StageTimer:
@@ -63,6 +73,13 @@ class FlowTrackPipeline:
                  use_flow_in_association: bool = True):
         if propagate and flow is None:
             raise ValueError("box propagation needs a flow backend")
+        # These come from config files: a NaN or out-of-range value would silently change every result.
+        check_number("propagation extension", extension, low=0.0)
+        check_number("propagation min_joint_score", propagation_min_joint_score)
+        check_number("propagation nms_iou", nms_iou, low=0.0, high=1.0)
+        if oks_nms_threshold is not None:
+            check_number("estimator oks_nms", oks_nms_threshold, low=0.0, high=1.0)
+        check_number("output person_threshold", person_threshold)
         self.estimator = estimator
         self.tracker = tracker
         self.flow = flow
