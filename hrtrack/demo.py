@@ -51,6 +51,9 @@ class DemoSettings:
         fields = asdict(self)
         if part == "data":
             fields = {k: fields[k] for k in ("train_videos", "val_videos", "frames", "size", "people", "seed")}
+        else:
+            # The recipe's content, not just its path, decides the trained weights.
+            fields["train_config_text"] = Path(self.train_config).read_text(encoding="utf-8")
         blob = json.dumps({"part": part, **fields}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
