@@ -76,9 +76,10 @@ def _assert_refused(call, marker: Path, *needles: str) -> str:
 
 
 def test_payload_really_runs_when_unpickled_unsafely(tmp_path):
-    # The check is meaningful: the same file loaded without weights_only creates the marker.
-    path = hostile_files(tmp_path)["torch_zip"]
-    torch.load(path, weights_only=False)
+    # The check is meaningful: the same payload unpickled without restriction creates the marker.
+    path = hostile_files(tmp_path)["pickle"]
+    with open(path, "rb") as f:
+        pickle.load(f)
     assert (tmp_path / "PWNED").exists()
 
 
