@@ -85,15 +85,15 @@ def tiny_model_config(layout: str = "coco") -> ModelConfig:
 
 @pytest.mark.slow
 def test_short_coco_run_drives_the_loss_down(synthetic_dataset):
-    """A short run on the synthetic COCO-format set, augmentation off, fits its samples:
-    measured 0.0059 -> 0.00054 (x11) over 60 steps; the bound asks for x5."""
+    """A short run on the synthetic COCO-format set (8 people, augmentation off) fits its samples:
+    measured 0.0060 -> 0.00052 (x11.5) over 100 steps; the bound asks for x5."""
     mc = tiny_model_config("coco")
     split = open_split("coco", synthetic_dataset.root, "train", aspect_ratio=0.75, num_joints=17)
-    data = TopDownDataset(split.samples.take(np.arange(16)), mc.codec, COCO, train=True, scale_factor=0.0,
+    data = TopDownDataset(split.samples.take(np.arange(8)), mc.codec, COCO, train=True, scale_factor=0.0,
                           rotation_prob=0.0, flip=False, half_body_prob=0.0)
     torch.manual_seed(0)
-    trainer = Trainer(build_pose_model(mc), data, layout=COCO, ctx=setup_distributed("cpu"), lr=5e-3,
-                      milestones=(1000,), epochs=60, batch_size=16, workers=0, progress=False)
+    trainer = Trainer(build_pose_model(mc), data, layout=COCO, ctx=setup_distributed("cpu"), lr=2e-3,
+                      milestones=(1000,), epochs=100, batch_size=8, workers=0, progress=False)
     history = trainer.fit()
     first, last = history[0]["train_loss"], history[-1]["train_loss"]
     assert last < first / 5, (first, last)
@@ -239,8 +239,8 @@ def people(tmp_path_factory) -> Path:
 def test_tiny_config_learns_synthetic_people(people, tmp_path, capsys):
     """The tiny config, two epochs on ~1400 synthetic people, against the same network untrained.
 
-    Measured PCKh@0.5 on held-out people: UNTRAINED untrained, TRAINED trained (about 60 s of
-    training on 2 cores); the bounds leave a wide margin for other machines.
+    Measured PCKh@0.5 on 149 held-out people: 4.1 untrained, 49.7 trained (2 x 1115 samples, about 50 s of
+    training on 2 idle cores); the bounds leave a wide margin for other machines.
     """
     out = tmp_path / "tiny"
     assert _train(people, out, "--set", "train.epochs=2", "--set", "train.milestones=[1]") == 0

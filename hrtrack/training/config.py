@@ -76,7 +76,8 @@ class TestConfig:
     """Validation / `hrtrack test` settings.
 
     use_gt_boxes false takes person boxes from `detections` (a COCO detection
-    file; COCO data only) with scores >= min_detection_score. in_vis_thre and
+    file; COCO data only; a relative path not found from the working folder is
+    taken relative to the dataset root) with scores >= min_detection_score. in_vis_thre and
     oks_nms_thre: the official COCO rescoring and OKS-NMS settings.
     """
 
