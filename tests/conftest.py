@@ -69,3 +69,15 @@ def demo_assets(tmp_path_factory: pytest.TempPathFactory) -> DemoAssets:
     data = prepare_data(settings, cache, progress=False)
     weights, model_yaml = prepare_model(settings, data, cache, progress=False)
     return DemoAssets(settings, cache, data, weights, model_yaml)
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: on a shared 2-core machine, oversubscribed threads make tiny
+    convolutions an order of magnitude slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -32,13 +32,7 @@ TINY = ModelConfig(width=8, num_joints=17, layout="posetrack", input_size=(64, 6
 FRAME_SIZE = (160, 120)  # w, h
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two threads on a shared 2-core machine make tiny convolutions 20x slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

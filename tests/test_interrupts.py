@@ -39,12 +39,7 @@ TINY = ModelConfig(width=8, num_joints=17, layout="posetrack", input_size=(64, 6
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def hrtrack_process(*argv) -> subprocess.Popen:
