@@ -8,5 +8,5 @@ exits with status 2. Bugs raise ordinary exceptions.
 from __future__ import annotations
 
 
-class HrtrackError(Exception):
+class HrtrackError(ValueError):
     """A user-facing error: the message alone must tell the user what to fix."""

@@ -1,5 +1,7 @@
 """Boxes to crops and back: the one place that owns both directions of the crop transform.
 
+Also the box helpers every stage shares: boxes around joints and box extension.
+
 Conventions of the official HRNet code (DESIGN.md §4): a box becomes a center and
 a "scale" in units of `PIXEL_STD` = 200 px, widened or heightened to the input's
 aspect ratio and padded by 1.25; the crop is the similarity transform that maps the
@@ -68,3 +70,45 @@ def apply_affine(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
     p = np.asarray(points, np.float64)
     m = np.asarray(matrices, np.float64)
     return np.einsum("nij,nkj->nki", m[:, :, :2], p) + m[:, None, :, 2]
+
+
+def extend_boxes(boxes: np.ndarray, ratio: float) -> np.ndarray:
+    """Grow boxes by `ratio` of their width (height) on the left and right (top and bottom).
+
+    Args:
+        boxes: (N,4) x1,y1,x2,y2.
+        ratio: fraction of the side length added on each side (0.15 in FlowTrack).
+
+    Returns:
+        (N,4) float32 new boxes; a box of width w becomes w * (1 + 2 * ratio) wide,
+        with the same center.
+    """
+    # float64 arithmetic so that e.g. 15% of 100 px is exactly 15 px after rounding.
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    size = b[:, 2:] - b[:, :2]
+    grow = np.concatenate([-size, size], axis=1) * ratio
+    return (b + grow).astype(np.float32)
+
+
+def joint_boxes(keypoints: np.ndarray, keypoint_scores: np.ndarray,
+                min_joint_score: float) -> tuple[np.ndarray, np.ndarray]:
+    """Tight boxes around the joints scoring above `min_joint_score`.
+
+    Args:
+        keypoints: (N,K,2) joints x,y in pixels.
+        keypoint_scores: (N,K) joint scores.
+        min_joint_score: joints scoring at or below this do not define the box.
+
+    Returns:
+        (N,4) float32 x1,y1,x2,y2 boxes and (N,) bool, False for poses without
+        any such joint (their box rows are zeros).
+    """
+    kp = np.asarray(keypoints, dtype=np.float32)
+    confident = np.asarray(keypoint_scores) > min_joint_score
+    valid = confident.any(axis=1)
+    mask = confident[..., None]
+    lo = np.where(mask, kp, np.inf).min(axis=1)
+    hi = np.where(mask, kp, -np.inf).max(axis=1)
+    boxes = np.concatenate([lo, hi], axis=1)
+    boxes[~valid] = 0.0
+    return boxes.astype(np.float32), valid

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .errors import HrtrackError
+
 
 def _as(a, dtype, shape_tail: tuple[int, ...], name: str) -> np.ndarray:
     arr = np.asarray(a, dtype=dtype)
     if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail:
-        raise ValueError(f"{name} must have shape (N,{','.join(map(str, shape_tail))}), got {arr.shape}")
+        raise HrtrackError(f"{name} must have shape (N,{','.join(map(str, shape_tail))}), got {arr.shape}")
     return arr
 
 
@@ -29,7 +31,7 @@ class Boxes:
         object.__setattr__(self, "boxes", _as(self.boxes, np.float32, (4,), "boxes").reshape(-1, 4))
         object.__setattr__(self, "scores", _as(self.scores, np.float32, (), "scores"))
         if len(self.boxes) != len(self.scores):
-            raise ValueError(f"{len(self.boxes)} boxes but {len(self.scores)} scores")
+            raise HrtrackError(f"{len(self.boxes)} boxes but {len(self.scores)} scores")
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -61,16 +63,16 @@ class Poses:
     def __post_init__(self) -> None:
         kp = np.asarray(self.keypoints, dtype=np.float32)
         if kp.ndim != 3 or kp.shape[2] != 2:
-            raise ValueError(f"keypoints must have shape (N,K,2), got {kp.shape}")
+            raise HrtrackError(f"keypoints must have shape (N,K,2), got {kp.shape}")
         n, k = kp.shape[:2]
         ks = np.asarray(self.keypoint_scores, dtype=np.float32)
         if ks.shape != (n, k):
-            raise ValueError(f"keypoint_scores must have shape {(n, k)}, got {ks.shape}")
+            raise HrtrackError(f"keypoint_scores must have shape {(n, k)}, got {ks.shape}")
         sc = _as(self.scores, np.float32, (), "scores")
         bx = _as(self.boxes, np.float32, (4,), "boxes").reshape(-1, 4)
         ids = np.full(n, -1, np.int64) if self.track_ids is None else np.asarray(self.track_ids, np.int64)
         if len(sc) != n or len(bx) != n or ids.shape != (n,):
-            raise ValueError(f"inconsistent lengths: {n} poses, {len(sc)} scores, {len(bx)} boxes, {ids.shape} ids")
+            raise HrtrackError(f"inconsistent lengths: {n} poses, {len(sc)} scores, {len(bx)} boxes, {ids.shape} ids")
         object.__setattr__(self, "keypoints", kp)
         object.__setattr__(self, "keypoint_scores", ks)
         object.__setattr__(self, "scores", sc)
@@ -97,6 +99,14 @@ class Poses:
         """Subset by an integer index array or boolean mask."""
         return Poses(self.keypoints[index], self.keypoint_scores[index], self.scores[index],
                      self.boxes[index], self.track_ids[index])
+
+    def joints_above(self, threshold: float) -> np.ndarray:
+        """(N,K) bool: the joints scoring above `threshold`.
+
+        Every joint-score threshold in hrtrack compares this way (strictly above, as
+        the official code's `in_vis_thre`).
+        """
+        return self.keypoint_scores > threshold
 
     def with_track_ids(self, track_ids: np.ndarray) -> "Poses":
         return replace(self, track_ids=np.asarray(track_ids, np.int64))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Wall time of `hrtrack evaluate` (PoseTrack mAP + MOTA, as poseval) on a synthetic 50-sequence set.
 
-Ground truth: clips of the synthetic test bed (`hrtrack.datasets.synthetic`), people
+Ground truth: clips of the synthetic test bed (`hrtrack.synthetic`), people
 on the PoseTrack-like labelled frames only, with their crowd ignore regions.
 Predictions: every frame's true people, jittered (Gaussian, --noise head sizes per
 axis), with dropped joints and people, false-positive people, random joint scores
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from hrtrack.datasets.posetrack import PoseTrackFrame, PoseTrackSequence, write_posetrack17, write_posetrack18
-from hrtrack.datasets.synthetic import SPLIT_BASE, SyntheticVideo
+from hrtrack.formats.posetrack import PoseTrackFrame, PoseTrackSequence, write_posetrack17, write_posetrack18
+from hrtrack.synthetic import SPLIT_BASE, SyntheticVideo
 from hrtrack.evaluation.posetrack import evaluate_folders, head_sizes
 
 

@@ -37,12 +37,13 @@ def main() -> None:
     import torch
 
     from hrtrack.config import load_config
-    from hrtrack.datasets.posetrack import read_sequence, sequence_files
+    from hrtrack.formats.posetrack import read_sequence, sequence_files
     from hrtrack.demo import DemoSettings, cache_root, prepare_data, prepare_model
-    from hrtrack.models import PersonDetector, PrecomputedDetections, build_pose_model, load_model_config
+    from hrtrack.formats.detections import read_coco_detections
+    from hrtrack.models import PersonDetector, build_pose_model, load_model_config
     from hrtrack.pipeline.build import build_pipeline, precomputed_fn
     from hrtrack.pipeline.config import PipelineConfig
-    from hrtrack.pipeline.dataset import resolve_under
+    from hrtrack.fileio import resolve_under
     from hrtrack.pipeline.runner import RunStats, track_source
     from hrtrack.pipeline.sinks import PoseTrackSink
     from hrtrack.pipeline.sources import ImageListSource
@@ -53,7 +54,7 @@ def main() -> None:
     data = prepare_data(settings, root)
     gt_dir = data / "annotations" / "posetrack17" / "val"
     names = sorted(sequence_files(gt_dir))[:args.sequences]
-    dets = PrecomputedDetections.from_coco(data / "detections" / "val.json")
+    dets = read_coco_detections(data / "detections" / "val.json")
     print(f"machine: {torch.get_num_threads()} torch threads, device {args.device}; "
           f"{len(names)} synthetic sequences of {settings.frames} frames, {settings.size[0]}x{settings.size[1]}")
     results = {}

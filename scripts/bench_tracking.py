@@ -29,7 +29,7 @@ from tqdm import tqdm
 from hrtrack.models import PoseEstimator, build_pose_model, load_model_config
 from hrtrack.skeleton import COCO
 from hrtrack.structures import Boxes, Poses
-from hrtrack.tracking import FlowTracker, merge_boxes, oks_nms, propagate_boxes
+from hrtrack.tracking import FlowTracker, merge_boxes, oks_nms, propagate_boxes, warp_poses
 
 K = COCO.num_joints
 
@@ -78,9 +78,9 @@ def time_tracking(scene: Scene, frames: int) -> list[float]:
         flow = scene.flow(t) if t else None
         detections = scene.detections(t)
         start = time.perf_counter()
+        moved = warp_poses(previous, flow) if flow is not None else previous
         if flow is not None:
-            candidates, hints = propagate_boxes(previous, flow, image_size=scene.size)
-            boxes, _ = merge_boxes(detections, candidates, hints, 0.5)
+            boxes = merge_boxes(detections, propagate_boxes(moved, image_size=scene.size), 0.5)
         else:
             boxes = detections
         elapsed = time.perf_counter() - start
@@ -88,7 +88,7 @@ def time_tracking(scene: Scene, frames: int) -> list[float]:
         start = time.perf_counter()
         areas = (poses.boxes[:, 2] - poses.boxes[:, 0]) * (poses.boxes[:, 3] - poses.boxes[:, 1])
         keep = oks_nms(poses.keypoints, poses.keypoint_scores, poses.scores, areas, 0.9, COCO.sigmas)
-        previous = tracker(poses.take(keep), flow)
+        previous = tracker(poses.take(keep), moved, flow)
         elapsed += time.perf_counter() - start
         if t:
             times.append(elapsed)

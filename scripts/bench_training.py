@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hrtrack.datasets.synthetic import generate_dataset
+from hrtrack.synthetic import generate_dataset
 from hrtrack.datasets.topdown import TopDownDataset, open_split
 from hrtrack.models import build_pose_model
-from hrtrack.models.fast import resolve_device
+from hrtrack.device import resolve_device
 from hrtrack.training import joints_mse_loss, load_train_config, model_config_of
 
 MODELS = {"w32_256x192": "coco_w32_256x192", "tiny": "synthetic/tiny"}

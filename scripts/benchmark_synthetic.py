@@ -36,7 +36,7 @@ VARIANTS = {
 
 def gt_box_detections(settings, out: Path) -> Path:
     """A COCO detection file with the true person boxes (score 1) of every val frame."""
-    from hrtrack.datasets.synthetic import SPLIT_BASE, SyntheticVideo
+    from hrtrack.synthetic import SPLIT_BASE, SyntheticVideo
 
     items = []
     for i in range(settings.val_videos):
@@ -64,7 +64,7 @@ def main() -> None:
     from hrtrack.demo import DemoSettings, cache_root, prepare_data, prepare_model
     from hrtrack.evaluation.posetrack import evaluate_folders
     from hrtrack.pipeline.config import PipelineConfig
-    from hrtrack.pipeline.dataset import track_dataset
+    from hrtrack.pipeline.track_dataset import track_dataset
 
     settings = DemoSettings.quick() if args.quick else DemoSettings()
     root = cache_root() / "demo"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrtrack.datasets.synthetic import SPLIT_BASE, SyntheticFrame, SyntheticVideo, generate_dataset
+from hrtrack.synthetic import SPLIT_BASE, SyntheticFrame, SyntheticVideo, generate_dataset
 
 # The on-disk dataset: 2 clips per split, 16 frames of 384x216, 2-4 people.
 SYNTH_OPTIONS = dict(videos=2, frames=16, size=(384, 216), people=(2, 4), splits=("train", "val"), seed=0)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-import hrtrack.datasets.posetrack as posetrack_module
+import hrtrack.formats.posetrack as posetrack_module
 import hrtrack.pipeline.sinks as sinks_module
 from hrtrack.cli import main
 from hrtrack.config import dump_config
@@ -459,7 +459,7 @@ def test_bad_pipeline_config_file(capsys, tiny, clip, tmp_path, yaml_text, needl
     ("tracking.q_frames=0", ["q_frames must be an integer >= 1, got 0"]),
     ("estimator.max_batch=0", ["max_batch must be an integer >= 1, got 0"]),
     ("estimator.precision=fp8", ["precision must be auto, fp32, fp16 or bf16, got 'fp8'"]),
-    ("estimator.oks_nms=.nan", ["estimator oks_nms must be a finite number in [0, 1], got nan"]),
+    ("estimator.oks_nms_threshold=.nan", ["estimator oks_nms_threshold must be a finite number in [0, 1], got nan"]),
     ("propagation.extension=-1", ["propagation extension must be a finite number >= 0, got -1.0"]),
     ("propagation.nms_iou=2", ["propagation nms_iou must be a finite number in [0, 1], got 2.0"]),
     ("output.joint_threshold=.inf", ["output joint_threshold must be a finite number, got inf"]),

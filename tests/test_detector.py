@@ -10,7 +10,8 @@ import torch
 from torchvision.models.detection import fasterrcnn_resnet50_fpn
 
 from hrtrack.errors import HrtrackError
-from hrtrack.models.detector import PersonDetector, PrecomputedDetections, detector_weights_path, load_detector_model
+from hrtrack.formats.detections import read_coco_detections, read_posetrack_detections
+from hrtrack.models.detector import PersonDetector, detector_weights_path, load_detector_model
 
 V1_FILE = "fasterrcnn_resnet50_fpn_coco-258fb6c6.pth"
 V2_FILE = "fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth"
@@ -168,7 +169,7 @@ def test_coco_file_boxes_lookup_and_filters(tmp_path):
         {"image_id": 7, "category_id": 3, "bbox": [1, 1, 5, 5], "score": 0.99},   # a car
         {"image_id": 8, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.05},
     ])
-    dets = PrecomputedDetections.from_coco(path, score_threshold=0.1)
+    dets = read_coco_detections(path, score_threshold=0.1)
     got = dets(image_id=7)
     np.testing.assert_array_equal(got.boxes, np.array([[0, 0, 5, 5], [10, 20, 40, 60]], np.float32))
     np.testing.assert_array_equal(got.scores, np.array([0.9, 0.5], np.float32))
@@ -199,7 +200,7 @@ def test_coco_file_bad_entries_are_user_errors(tmp_path, entry, match):
     path = _write(tmp_path / "bad.json", [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1.0},
                                           entry])
     with pytest.raises(HrtrackError, match=match) as err:
-        PrecomputedDetections.from_coco(path)
+        read_coco_detections(path)
     assert "bad.json" in str(err.value) and "entry 1" in str(err.value)
 
 
@@ -210,15 +211,15 @@ def test_coco_file_zero_size_boxes_dropped_with_one_warning(tmp_path):
         {"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5},
     ])
     with pytest.warns(UserWarning, match="dropped 2"):
-        dets = PrecomputedDetections.from_coco(path)
+        dets = read_coco_detections(path)
     assert len(dets(image_id=1)) == 1
 
 
 def test_coco_file_not_a_list(tmp_path):
     with pytest.raises(HrtrackError, match="JSON list"):
-        PrecomputedDetections.from_coco(_write(tmp_path / "d.json", {"annotations": []}))
+        read_coco_detections(_write(tmp_path / "d.json", {"annotations": []}))
     with pytest.raises(HrtrackError, match="file not found"):
-        PrecomputedDetections.from_coco(tmp_path / "missing.json")
+        read_coco_detections(tmp_path / "missing.json")
 
 
 # ---------------------------------------------------------------- PoseTrack files
@@ -231,7 +232,7 @@ def test_posetrack18_boxes(tmp_path):
                       {"id": 10003420001, "file_name": "images/val/000342_mpii_test/000001.jpg"}],
            "annotations": [{"image_id": 10003420000, "track_id": 0, "keypoints": kps, "bbox": [40, 50, 40, 120]},
                            {"image_id": 10003420000, "track_id": 1, "keypoints": kps, "score": 0.3}]}
-    dets = PrecomputedDetections.from_posetrack(_write(tmp_path / "000342_mpii_test.json", obj))
+    dets = read_posetrack_detections(_write(tmp_path / "000342_mpii_test.json", obj))
     got = dets(image_id=10003420000)
     # First person: its bbox, score 1. Second: joints 50..70 x 60..160 extended 15% (3 px, 15 px), score 0.3.
     np.testing.assert_allclose(got.boxes, [[40, 50, 80, 170], [47, 45, 73, 175]], atol=1e-5)
@@ -246,7 +247,7 @@ def test_posetrack17_boxes_from_joints(tmp_path):
     obj = {"annolist": [{"image": [{"name": "images/bonn/000001_bonn/00000001.jpg"}],
                          "annorect": [{"x1": [95], "y1": [40], "x2": [105], "y2": [60], "track_id": [0],
                                        "annopoints": [{"point": points}]}]}]}
-    dets = PrecomputedDetections.from_posetrack(_write(tmp_path / "000001_bonn.json", obj))
+    dets = read_posetrack_detections(_write(tmp_path / "000001_bonn.json", obj))
     got = dets(file_name="images/bonn/000001_bonn/00000001.jpg")
     # The head box is ignored; joints span 100..120 x 50..250, extended by 3 px and 30 px.
     np.testing.assert_allclose(got.boxes, [[97, 20, 123, 280]], atol=1e-5)

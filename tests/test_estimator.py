@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from hrtrack.geometry import apply_affine, boxes_to_center_scale, crop_matrices
-from hrtrack.models import HeatmapCodec, PoseEstimator, build_pose_model, person_scores
+from hrtrack.models import HeatmapCodec, PoseEstimator, build_pose_model
+from hrtrack.tracking.oks import person_scores
 from hrtrack.skeleton import COCO, POSETRACK
 
 
@@ -99,7 +100,7 @@ def test_decode_matches_official_rules_on_random_heatmaps():
     hm = rng.normal(size=(4, 17, 64, 48)).astype(np.float32)
     hm[0, 0] = -1.0  # max not positive: coordinates 0
     hm[1, 1, 0, 5] = 50.0  # peak on the border: no quarter step
-    coords, maxvals = HeatmapCodec.decode(torch.from_numpy(hm))
+    coords, maxvals = HeatmapCodec((192, 256), (48, 64)).decode(torch.from_numpy(hm))
     ref_c, ref_m = official_decode(hm)
     np.testing.assert_allclose(coords.numpy(), ref_c, atol=1e-6)
     np.testing.assert_allclose(maxvals.numpy(), ref_m, atol=1e-6)
@@ -111,7 +112,7 @@ def test_gaussian_peak_at_subpixel_location_decodes_within_0_3px():
     ys, xs = np.mgrid[0:h, 0:w]
     for x0, y0 in [(20.3, 30.8), (10.6, 12.1), (33.25, 50.75)]:
         hm = np.exp(-((xs - x0) ** 2 + (ys - y0) ** 2) / (2 * 2.0 ** 2)).astype(np.float32)
-        coords, maxvals = HeatmapCodec.decode(torch.from_numpy(hm)[None, None])
+        coords, maxvals = HeatmapCodec((192, 256), (48, 64)).decode(torch.from_numpy(hm)[None, None])
         assert np.hypot(coords[0, 0, 0].item() - x0, coords[0, 0, 1].item() - y0) <= 0.3
         assert maxvals[0, 0] > 0.9
 

@@ -12,11 +12,11 @@ from hrtrack.errors import HrtrackError
 from hrtrack.evaluation.coco import (
     evaluate_keypoints,
     keypoint_results,
-    rescore,
     rescore_and_nms,
     write_keypoint_results,
 )
 from hrtrack.evaluation.mpii import GROUPS, load_mpii_gt_mat, pckh
+from hrtrack.tracking.oks import person_scores
 from hrtrack.skeleton import COCO, MPII
 
 # ---------------------------------------------------------------- COCO
@@ -25,7 +25,7 @@ from hrtrack.skeleton import COCO, MPII
 def test_rescore_by_hand():
     ks = np.array([[0.1, 0.5, 0.9], [0.2, 0.1, 0.0], [0.3, 0.3, 0.21]])
     # person 0: mean(0.5, 0.9) = 0.7, x 0.8; person 1: nothing above 0.2 (0.2 itself is not) -> 0
-    np.testing.assert_allclose(rescore(ks, np.array([0.8, 1.0, 0.5])), [0.56, 0.0, 0.5 * 0.27])
+    np.testing.assert_allclose(person_scores(np.array([0.8, 1.0, 0.5]), ks), [0.56, 0.0, 0.5 * 0.27])
 
 
 def test_rescore_and_nms_suppresses_duplicates_within_an_image_only():

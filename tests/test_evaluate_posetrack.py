@@ -16,7 +16,7 @@ import pytest
 
 import hrtrack.evaluation.posetrack as ev
 from hrtrack.cli import main
-from hrtrack.datasets.posetrack import (
+from hrtrack.formats.posetrack import (
     PoseTrackFrame,
     PoseTrackSequence,
     write_posetrack17,

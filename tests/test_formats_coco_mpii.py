@@ -11,9 +11,9 @@ import pytest
 import scipy.io
 from pycocotools.cocoeval import COCOeval
 
-from hrtrack.datasets.coco import (CocoImage, load_coco, read_coco_detections, read_coco_keypoints,
-                                   to_coco_keypoints, write_coco_detections, write_coco_keypoints)
-from hrtrack.datasets.mpii import MpiiAnnotations, read_mpii_json, read_mpii_mat, to_mpii_json, write_mpii_json
+from hrtrack.formats.coco import CocoImage, load_coco, read_coco_keypoints, to_coco_keypoints, write_coco_keypoints
+from hrtrack.formats.detections import read_coco_detections, write_coco_detections
+from hrtrack.formats.mpii import MpiiAnnotations, read_mpii_json, read_mpii_mat, to_mpii_json, write_mpii_json
 from hrtrack.errors import HrtrackError
 from hrtrack.skeleton import COCO
 from hrtrack.structures import Boxes
@@ -143,40 +143,43 @@ def test_detections_round_trip_and_grouping(tmp_path):
     records = json.loads((tmp_path / "d.json").read_text())
     assert len(records) == sum(len(s) for s in sets)
     assert all(r["category_id"] == 1 and len(r["bbox"]) == 4 for r in records)
-    by_id = read_coco_detections(tmp_path / "d.json")
-    by_name = read_coco_detections(tmp_path / "d.json", key="file_name")
+    dets = read_coco_detections(tmp_path / "d.json")
+    by_id, by_name = dets.by_image_id, dets.by_file_name
     for iid, name, s in zip(ids, names, sets):
         if len(s) == 0:
             assert iid not in by_id and name not in by_name
             continue
+        order = np.argsort(-s.scores, kind="stable")
         for got in (by_id[iid], by_name[name]):
-            np.testing.assert_array_equal(got.boxes, s.boxes)  # exact float32 x1,y1,x2,y2
-            np.testing.assert_array_equal(got.scores, s.scores)
+            np.testing.assert_array_equal(got.boxes, s.boxes[order])  # exact float32 x1,y1,x2,y2
+            np.testing.assert_array_equal(got.scores, s.scores[order])
 
 
-def test_detection_reader_by_hand_and_errors(tmp_path):
+def test_detection_reader_rule_by_hand(tmp_path):
+    """Persons only, sorted by score with ties in file order, zero-size boxes dropped with one counted warning."""
     path = tmp_path / "d.json"
     path.write_text(json.dumps([
-        {"image_id": 3, "category_id": 1, "bbox": [10, 20, 30, 40], "score": 0.9},
+        {"image_id": 3, "category_id": 1, "bbox": [10, 20, 30, 40], "score": 0.5},
         {"image_id": 3, "category_id": 18, "bbox": [0, 0, 5, 5], "score": 0.99},  # a dog: not a person
-        {"image_id": 4, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5},
+        {"image_id": 3, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.9},
+        {"image_id": 3, "category_id": 1, "bbox": [5, 5, 1, 1], "score": 0.5},  # ties the first: after it
+        {"image_id": 3, "category_id": 1, "bbox": [7, 7, 0, 9], "score": 0.7},  # zero width
+        {"image_id": 4, "category_id": 1, "bbox": [1, 2, 3, 0], "score": 0.7},  # zero height
     ]))
-    dets = read_coco_detections(path)
-    np.testing.assert_array_equal(dets[3].boxes, [[10, 20, 40, 60]])
-    np.testing.assert_array_equal(dets[4].scores, np.float32([0.5]))
-    with pytest.raises(HrtrackError, match="file_name"):
-        read_coco_detections(path, key="file_name")
-    with pytest.raises(HrtrackError, match="group"):
-        read_coco_detections(path, key="score")
-    for bad, field in (({"image_id": 1, "category_id": 1, "bbox": [1, 2, 3], "score": 1}, r"\[0\]\.bbox"),
-                       ({"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": None}, r"\[0\]\.score"),
-                       ({"image_id": 1.5, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 1}, r"\[0\]\.image_id"),
-                       ({"category_id": 1, "bbox": [1, 2, 3, 4], "score": 1}, "image_id")):
+    with pytest.warns(UserWarning, match="dropped 2 person boxes of zero width or height"):
+        dets = read_coco_detections(path)
+    np.testing.assert_array_equal(dets(image_id=3).boxes, [[1, 2, 4, 6], [10, 20, 40, 60], [5, 5, 6, 6]])
+    np.testing.assert_array_equal(dets(image_id=3).scores, np.float32([0.9, 0.5, 0.5]))
+    assert len(dets(image_id=4)) == 0
+    for bad, field in (({"image_id": 1, "category_id": 1, "bbox": [1, 2, 3], "score": 1}, "entry 0: bbox"),
+                       ({"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": None}, "entry 0: score"),
+                       ({"image_id": 1.5, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 1}, "entry 0: image_id"),
+                       ({"category_id": 1, "bbox": [1, 2, 3, 4], "score": 1}, "entry 0 has no 'image_id'")):
         path.write_text(json.dumps([bad]))
         with pytest.raises(HrtrackError, match=field):
             read_coco_detections(path)
     path.write_text(json.dumps({"image_id": 1}))
-    with pytest.raises(HrtrackError, match="list of records"):
+    with pytest.raises(HrtrackError, match="JSON list"):
         read_coco_detections(path)
 
 

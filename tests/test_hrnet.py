@@ -10,7 +10,7 @@ import torch
 from hrtrack.errors import HrtrackError
 from hrtrack.models import build_pose_model, fold_batchnorm, load_model_config, load_pose_weights
 from hrtrack.models.complexity import count_macs, count_parameters
-from hrtrack.models.hrnet import HRNetSpec, hrnet
+from hrtrack.models.hrnet import HRNET_SPECS, HRNetSpec, PoseHighResolutionNet
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def w32():
 
 @pytest.mark.parametrize("width,millions", [(32, 28.5), (48, 63.6)])
 def test_parameter_count_equals_paper_table(width, millions):
-    assert abs(count_parameters(hrnet(width)) / 1e6 - millions) <= 0.05
+    assert abs(count_parameters(PoseHighResolutionNet(HRNET_SPECS[f"w{width}"], 17)) / 1e6 - millions) <= 0.05
 
 
 def test_gflops_in_paper_units_w32_256x192(w32):
@@ -169,6 +169,7 @@ def test_folded_equals_unfolded(w32):
 
 
 def test_small_spec_builds_and_runs():
-    model = hrnet(HRNetSpec(width=8, stage_modules=(1, 1, 1), blocks_per_branch=1, stage1_blocks=1), 5).eval()
+    model = PoseHighResolutionNet(HRNetSpec(width=8, stage_modules=(1, 1, 1), blocks_per_branch=1, stage1_blocks=1),
+                                  5).eval()
     with torch.no_grad():
         assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 5, 16, 16)

@@ -23,7 +23,7 @@ import torch
 import hrtrack.fileio as fileio
 from hrtrack.cli import main
 from hrtrack.config import dump_config
-from hrtrack.datasets.synthetic import generate_dataset
+from hrtrack.synthetic import generate_dataset
 from hrtrack.errors import HrtrackError
 from hrtrack.fileio import atomic_path, write_json_atomic
 from hrtrack.models import build_pose_model
@@ -291,11 +291,11 @@ def test_config_write_failure_keeps_the_previous_config(tmp_path, monkeypatch):
 
 
 def test_checkpoint_write_failure_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
-    from hrtrack.training import checkpoints
+    from hrtrack.training import state
 
     path = tmp_path / "final_state.pth"
     model = build_pose_model(TINY)
-    checkpoints.save_model_weights(model, path)
+    state.save_model_weights(model, path)
     before = path.read_bytes()
     save = torch.save
 
@@ -305,11 +305,11 @@ def test_checkpoint_write_failure_keeps_the_previous_checkpoint(tmp_path, monkey
             handle.truncate(100)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(checkpoints.torch, "save", full_disk)
+    monkeypatch.setattr(state.torch, "save", full_disk)
     with torch.no_grad():
         next(model.parameters()).add_(1.0)
     with pytest.raises(HrtrackError, match="No space left on device"):
-        checkpoints.save_model_weights(model, path)
+        state.save_model_weights(model, path)
     assert path.read_bytes() == before and _only(tmp_path) == ["final_state.pth"]
 
 

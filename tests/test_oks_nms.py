@@ -12,7 +12,8 @@ from hypothesis.extra import numpy as hnp
 
 from hrtrack.skeleton import COCO_SIGMAS
 from hrtrack.structures import Boxes
-from hrtrack.tracking.nms import box_nms, extend_boxes, merge_boxes
+from hrtrack.geometry import extend_boxes
+from hrtrack.tracking.nms import box_nms, merge_boxes
 from hrtrack.tracking.oks import oks, oks_nms
 
 K = 17
@@ -286,14 +287,14 @@ def test_extend_boxes_does_not_mutate():
     np.testing.assert_array_equal(boxes, [[0, 0, 10, 10]])
 
 
-def test_merge_boxes_keeps_best_of_overlaps_with_hints():
+def test_merge_boxes_keeps_best_of_overlaps():
     dets = Boxes(np.array([[0, 0, 100, 200], [300, 0, 400, 200]], np.float32), np.array([0.6, 0.9]))
     cands = Boxes(np.array([[4, 2, 104, 202], [600, 0, 700, 200]], np.float32), np.array([0.8, 0.5]))
-    merged, hints = merge_boxes(dets, cands, np.array([7, 3]), 0.5)
-    # Candidate of track 7 beats the 0.6 detection it overlaps; track 3's box overlaps nothing.
+    merged = merge_boxes(dets, cands, 0.5)
+    # The first candidate beats the 0.6 detection it overlaps; the second overlaps nothing.
     np.testing.assert_array_equal(merged.scores, np.array([0.9, 0.8, 0.5], np.float32))
-    np.testing.assert_array_equal(merged.boxes[1], [4, 2, 104, 202])
-    assert hints.tolist() == [-1, 7, 3]
+    np.testing.assert_array_equal(merged.boxes, [[300, 0, 400, 200], [4, 2, 104, 202], [600, 0, 700, 200]])
+    # Equal scores: the detection wins (it comes first in the pool).
     same = Boxes(dets.boxes[:1], np.array([0.6]))
-    merged, hints = merge_boxes(same, Boxes(dets.boxes[:1], np.array([0.6])), np.array([5]), 0.5)
-    assert hints.tolist() == [-1]  # equal scores: the detection wins
+    shifted = Boxes(dets.boxes[:1] + 1, np.array([0.6]))
+    np.testing.assert_array_equal(merge_boxes(same, shifted, 0.5).boxes, same.boxes)

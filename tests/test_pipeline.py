@@ -13,12 +13,12 @@ from torchvision.ops import box_iou
 
 from hrtrack.cli import main
 from hrtrack.config import load_config
-from hrtrack.datasets.posetrack import read_sequence, sequence_files
-from hrtrack.datasets.synthetic import SPLIT_BASE, SyntheticVideo
+from hrtrack.formats.posetrack import read_sequence, sequence_files
+from hrtrack.synthetic import SPLIT_BASE, SyntheticVideo
 from hrtrack.evaluation.posetrack import evaluate_folders
 from hrtrack.models import build_pose_model, load_model_config
 from hrtrack.pipeline.config import PipelineConfig
-from hrtrack.pipeline.dataset import track_dataset
+from hrtrack.pipeline.track_dataset import track_dataset
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from hrtrack.datasets.posetrack import (
+from hrtrack.formats.posetrack import (
     PoseTrackFrame,
     PoseTrackSequence,
     read_sequence,
@@ -197,7 +197,7 @@ MALFORMED = [
     ("2018 unknown image", {"images": [{"id": 1}], "annotations": [{"image_id": 2, "keypoints": [0] * 51}]},
      "annotations[0].image_id = 2"),
     ("2018 short keypoints", {"images": [{"id": 1}], "annotations": [{"image_id": 1, "keypoints": [0] * 50}]},
-     "annotations[0].keypoints must be 51"),
+     "annotations[0].keypoints must be a list of 51"),
     ("2018 duplicate ids", {"images": [{"id": 1}], "annotations": [
         {"image_id": 1, "track_id": 3, "keypoints": [1] * 51}, {"image_id": 1, "track_id": 3, "keypoints": [1] * 51}]},
      "track id 3 appears 2 times"),

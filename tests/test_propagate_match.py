@@ -15,7 +15,7 @@ from hrtrack.errors import HrtrackError
 from hrtrack.skeleton import COCO_SIGMAS
 from hrtrack.structures import Poses
 from hrtrack.tracking import (FlowTracker, box_iou_similarity, flow_oks_similarity, greedy_match,
-                              hungarian_match, joint_boxes, output_joint_mask, propagate_boxes,
+                              hungarian_match, joint_boxes, propagate_boxes,
                               sample_flow, warp_poses)
 
 K = 17
@@ -93,7 +93,7 @@ def test_joint_boxes_ignore_low_confidence_joints():
     assert valid.tolist() == [True, False]
 
 
-def test_propagate_boxes_translation_extension_score_and_hint():
+def test_propagate_boxes_translation_extension_and_score():
     kp = np.zeros((1, K, 2), np.float32)
     kp[0, :, 0] = np.linspace(40, 80, K)    # joints span 40..80 in x
     kp[0, :, 1] = np.linspace(20, 100, K)   # and 20..100 in y
@@ -102,12 +102,11 @@ def test_propagate_boxes_translation_extension_score_and_hint():
     poses = _poses(kp, scores=scores, person=np.array([0.66]), ids=np.array([12]))
     flow = np.zeros((H, W, 2), np.float32)
     flow[..., 0], flow[..., 1] = 3.0, -2.0
-    boxes, hints = propagate_boxes(poses, flow, min_joint_score=0.2, extension=0.15)
+    boxes = propagate_boxes(warp_poses(poses, flow), min_joint_score=0.2, extension=0.15)
     # Confident joints span x 42.5..80, y 25..100, moved by (3,-2): 45.5..83, 23..98.
     # Extended by 15%: 37.5 * 0.15 = 5.625 in x, 75 * 0.15 = 11.25 in y.
     np.testing.assert_allclose(boxes.boxes, [[39.875, 11.75, 88.625, 109.25]], atol=1e-4)
     np.testing.assert_allclose(boxes.scores, [0.66])
-    assert hints.tolist() == [12] and hints.dtype == np.int64
 
 
 def test_propagate_boxes_clips_and_drops_boxes_outside_the_image():
@@ -115,11 +114,10 @@ def test_propagate_boxes_clips_and_drops_boxes_outside_the_image():
     kp = np.stack([_person(rng, 60, 60), _person(rng, 140, 60)])
     flow = np.zeros((H, W, 2), np.float32)
     flow[..., 0] = 100.0  # both move right; the second one leaves the 160-px-wide image
-    boxes, hints = propagate_boxes(_poses(kp, ids=np.array([1, 2])), flow, image_size=(W, H))
-    assert hints.tolist() == [1]
+    boxes = propagate_boxes(warp_poses(_poses(kp, person=np.array([0.7, 0.4])), flow), image_size=(W, H))
+    np.testing.assert_allclose(boxes.scores, [0.7])  # only the first one's box is left
     assert boxes.boxes[0, 2] == W and boxes.boxes[0, 0] < W
-    empty_boxes, empty_hints = propagate_boxes(Poses.empty(K), flow)
-    assert len(empty_boxes) == 0 and empty_hints.shape == (0,)
+    assert len(propagate_boxes(warp_poses(Poses.empty(K), flow))) == 0
 
 
 # ---------------------------------------------------------------- similarities
@@ -239,6 +237,23 @@ def test_matching_property_one_to_one_above_threshold(sim, thr):
 
 # ---------------------------------------------------------------- tracker
 
+class _Video:
+    """Feeds a tracker frame by frame as the pipeline does: its last output, moved by the flow, comes back."""
+
+    def __init__(self, tracker: FlowTracker) -> None:
+        self.tracker = tracker
+        self.previous = Poses.empty(K)
+
+    def __call__(self, poses: Poses, flow: np.ndarray | None) -> Poses:
+        moved = warp_poses(self.previous, flow) if flow is not None else self.previous
+        self.previous = self.tracker(poses, moved, flow)
+        return self.previous
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        self.previous = Poses.empty(K)
+
+
 def _scene(rng: np.random.Generator, centers) -> np.ndarray:
     return np.stack([_person(rng, cx, cy) for cx, cy in centers])
 
@@ -246,7 +261,7 @@ def _scene(rng: np.random.Generator, centers) -> np.ndarray:
 def test_tracker_follows_people_moved_by_flow():
     rng = np.random.default_rng(4)
     base = _scene(rng, [(40, 60), (110, 60)])
-    tracker = FlowTracker()
+    tracker = _Video(FlowTracker())
     flow = np.zeros((H, W, 2), np.float32)
     flow[..., 0] = 6.0
     first = tracker(_poses(base), None)
@@ -262,7 +277,7 @@ def test_tracker_follows_people_moved_by_flow():
 
 def test_tracker_ids_never_reused_and_reset_restarts():
     rng = np.random.default_rng(5)
-    tracker = FlowTracker()
+    tracker = _Video(FlowTracker())
     seen: list[int] = []
     for frame in range(6):
         # A new, unrelated person every frame: every id is new.
@@ -270,7 +285,7 @@ def test_tracker_ids_never_reused_and_reset_restarts():
         seen += out.track_ids.tolist()
     assert seen == list(range(6))
     tracker(Poses.empty(K), None)
-    assert tracker.live_track_ids.size == 0
+    assert tracker(_poses(_scene(rng, [(50, 50)])), None).track_ids.tolist() == [6]
     tracker.reset()
     assert tracker(_poses(_scene(rng, [(50, 50)])), None).track_ids.tolist() == [0]
 
@@ -279,21 +294,21 @@ def test_two_trackers_do_not_interfere():
     rng = np.random.default_rng(6)
     frames = [_poses(_scene(rng, [(40 + 3 * t, 60), (120 - 3 * t, 60)])) for t in range(4)]
     other = [_poses(_scene(rng, [(60, 60)]) + 500.0 * t) for t in range(4)]  # new id every frame
-    alone = FlowTracker()
+    alone = _Video(FlowTracker())
     expected = [alone(p, None).track_ids.tolist() for p in frames]
-    a, b = FlowTracker(), FlowTracker()
+    a, b = _Video(FlowTracker()), _Video(FlowTracker())
     got = []
     for p, q in zip(frames, other):
         got.append(a(p, None).track_ids.tolist())
         b(q, None)
     assert got == expected
-    assert b.live_track_ids.tolist() == [3]
+    assert b.previous.track_ids.tolist() == [3]
 
 
 @pytest.mark.parametrize("max_age,expected_id", [(1, 1), (2, 0)])
 def test_tracker_max_age(max_age, expected_id):
     pose = _poses(_scene(np.random.default_rng(7), [(60, 60)]))
-    tracker = FlowTracker(max_age=max_age)
+    tracker = _Video(FlowTracker(max_age=max_age))
     tracker(pose, None)
     tracker(Poses.empty(K), None)  # the person is missed for one frame
     assert tracker(pose, None).track_ids.tolist() == [expected_id]
@@ -317,7 +332,7 @@ def test_tracker_q_frames_with_chained_flow(q_frames, expected_id):
     t = np.array([30.0, 0.0])
     flow = np.zeros((H, W, 2), np.float32)
     flow[...] = t
-    tracker = FlowTracker(q_frames=q_frames, max_age=2)
+    tracker = _Video(FlowTracker(q_frames=q_frames, max_age=2))
     assert tracker(_poses(base, boxes=box), None).track_ids.tolist() == [0]
     assert tracker(_poses(base + t + d, boxes=box), flow).track_ids.tolist() == [0]
     assert tracker(_poses(base + 2 * t - d, boxes=box), flow).track_ids.tolist() == [expected_id]
@@ -327,7 +342,7 @@ def test_tracker_iou_similarity_and_hungarian_options():
     rng = np.random.default_rng(9)
     base = _scene(rng, [(40, 60), (110, 60)])
     for kwargs in ({"similarity": "iou"}, {"matcher": "hungarian"}):
-        tracker = FlowTracker(**kwargs)
+        tracker = _Video(FlowTracker(**kwargs))
         tracker(_poses(base), None)
         assert tracker(_poses(base[::-1] + 1.0), None).track_ids.tolist() == [1, 0]
 
@@ -348,11 +363,7 @@ def test_tracker_validates_arguments(kwargs, match):
 
 
 def test_tracker_rejects_wrong_joint_count():
-    with pytest.raises(ValueError, match="joints"):
-        FlowTracker()(Poses.empty(15), None)
-
-
-def test_output_joint_mask():
-    scores = np.array([[0.1, 0.5, 0.35] + [0.0] * (K - 3)], np.float32)
-    mask = output_joint_mask(_poses(np.zeros((1, K, 2)), scores=scores), 0.35)
-    assert mask[0, :3].tolist() == [False, True, True] and not mask[0, 3:].any()
+    with pytest.raises(HrtrackError, match="joints"):
+        FlowTracker()(Poses.empty(15), Poses.empty(15), None)
+    with pytest.raises(HrtrackError, match="previous poses 15"):
+        FlowTracker()(Poses.empty(K), Poses.empty(15), None)

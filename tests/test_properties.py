@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hrtrack.datasets.coco import CocoImage, load_coco, read_coco_detections, to_coco_keypoints
-from hrtrack.datasets.posetrack import (
+from hrtrack.formats.coco import CocoImage, load_coco, to_coco_keypoints
+from hrtrack.formats.posetrack import (
     PoseTrackFrame,
     PoseTrackSequence,
     parse_sequence,
@@ -33,12 +33,12 @@ from hrtrack.datasets.posetrack import (
 )
 from hrtrack.errors import HrtrackError
 from hrtrack.evaluation.posetrack import PoseTrackEvaluator
-from hrtrack.models.detector import PrecomputedDetections
+from hrtrack.formats.detections import read_coco_detections
 from hrtrack.skeleton import COCO_SIGMAS, POSETRACK
 from hrtrack.structures import Boxes, Poses
 from hrtrack.tracking.nms import merge_boxes
 from hrtrack.tracking.oks import oks, oks_nms
-from hrtrack.tracking.propagate import propagate_boxes
+from hrtrack.tracking.propagate import propagate_boxes, warp_poses
 from hrtrack.tracking.tracker import FlowTracker
 
 K = POSETRACK.num_joints
@@ -175,13 +175,11 @@ def test_coco_keypoint_reader_raises_only_user_errors(obj):
 
 @FAST
 @given(st.one_of(json_values, broken(COCO_DETECTIONS)))
-def test_coco_detection_readers_raise_only_user_errors(obj):
-    for key in ("image_id", "file_name"):
-        boxes = _only_user_errors(lambda: _through_file(obj, lambda p: read_coco_detections(p, key=key)))
-        for b in (boxes or {}).values():
-            assert np.isfinite(b.boxes).all() and (b.boxes[:, 2:] >= b.boxes[:, :2]).all()
-    dets = _only_user_errors(lambda: _through_file(obj, PrecomputedDetections.from_coco))
+def test_coco_detection_reader_raises_only_user_errors(obj):
+    dets = _only_user_errors(lambda: _through_file(obj, read_coco_detections))
     if dets is not None:
+        for b in [*dets.by_image_id.values(), *dets.by_file_name.values()]:
+            assert np.isfinite(b.boxes).all() and (b.boxes[:, 2:] > b.boxes[:, :2]).all()
         for image_id in (1, 2):
             b = dets(image_id=image_id)
             assert np.isfinite(b.boxes).all() and (b.boxes[:, 2:] > b.boxes[:, :2]).all()
@@ -190,7 +188,7 @@ def test_coco_detection_readers_raise_only_user_errors(obj):
 
 def test_coco_bases_are_valid():
     assert _through_file(COCO_KEYPOINTS, load_coco).imgs.keys() == {1, 2}
-    assert len(_through_file(COCO_DETECTIONS, PrecomputedDetections.from_coco)(image_id=1)) == 1
+    assert len(_through_file(COCO_DETECTIONS, read_coco_detections)(image_id=1)) == 1
 
 
 # ---------------------------------------------------------------- the evaluator
@@ -296,14 +294,12 @@ def _boxes(xywh: np.ndarray, scores: np.ndarray) -> Boxes:
 
 @FAST
 @given(boxes_xywh, boxes_xywh, st.floats(0.1, 0.9), st.data())
-def test_merge_boxes_output_is_a_subset_with_matching_hints(det_xywh, cand_xywh, iou, data):
+def test_merge_boxes_output_is_a_subset_of_the_pool(det_xywh, cand_xywh, iou, data):
     det = _boxes(det_xywh, data.draw(hnp.arrays(np.float32, (len(det_xywh),), elements=st.floats(0, 1, width=32))))
     cand = _boxes(cand_xywh, data.draw(hnp.arrays(np.float32, (len(cand_xywh),), elements=st.floats(0, 1, width=32))))
-    hints = np.arange(100, 100 + len(cand), dtype=np.int64)
-    merged, merged_hints = merge_boxes(det, cand, hints, iou)
-    pool = ({tuple(b) + (-1,) for b in det.boxes.tolist()}
-            | {tuple(b) + (h,) for b, h in zip(cand.boxes.tolist(), hints)})
-    assert {tuple(b) + (h,) for b, h in zip(merged.boxes.tolist(), merged_hints.tolist())} <= pool
+    merged = merge_boxes(det, cand, iou)
+    pool = {tuple(b) + (s,) for bs in (det, cand) for b, s in zip(bs.boxes.tolist(), bs.scores.tolist())}
+    assert {tuple(b) + (s,) for b, s in zip(merged.boxes.tolist(), merged.scores.tolist())} <= pool
     assert (np.diff(merged.scores) <= 0).all() and len(merged) <= len(det) + len(cand)
 
 
@@ -316,8 +312,8 @@ def test_propagated_boxes_stay_inside_the_image(poses, shift, extension):
     previous = Poses(kp.astype(np.float32), np.ones((n, K), np.float32), scores.astype(np.float32),
                      np.zeros((n, 4), np.float32), np.arange(n, dtype=np.int64))
     flow = np.broadcast_to(shift, (60, 80, 2)).astype(np.float32)
-    boxes, hints = propagate_boxes(previous, flow, 0.2, extension, image_size=(80, 60))
-    assert len(boxes) == len(hints) <= n and set(hints.tolist()) <= set(range(n))
+    boxes = propagate_boxes(warp_poses(previous, flow), 0.2, extension, image_size=(80, 60))
+    assert len(boxes) <= n
     b = boxes.boxes
     assert ((b >= 0) & (b <= np.array([80, 60, 80, 60]))).all()
     assert ((b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])).all()
@@ -331,11 +327,13 @@ def test_tracker_ids_unique_per_frame_and_new_ids_never_reused(frames, matcher, 
                           sigmas=COCO_SIGMAS)
     seen: set[int] = set()
     last_seen: dict[int, int] = {}
+    previous = Poses.empty(K)
     for t, (kp, scores, _) in enumerate(frames):
         n = len(kp)
         poses = Poses(kp.astype(np.float32), np.ones((n, K), np.float32), scores.astype(np.float32),
                       np.concatenate([kp.min(1), kp.max(1)], 1).astype(np.float32), None)
-        ids = tracker(poses, None).track_ids.tolist()
+        previous = tracker(poses, previous, None)
+        ids = previous.track_ids.tolist()
         assert len(set(ids)) == len(ids) and all(i >= 0 for i in ids)
         new = [i for i in ids if i not in seen]
         # New tracks take the next ids in order; an old id comes back only within max_age frames.

@@ -21,13 +21,14 @@ import torch
 
 from hrtrack.cli import main
 from hrtrack.config import dump_config
+from hrtrack.datasets.topdown import open_split
 from hrtrack.errors import HrtrackError
+from hrtrack.fileio import resolve_under
 from hrtrack.models import build_pose_model, load_pose_weights
 from hrtrack.models.detector import load_detector_model
 from hrtrack.models.factory import ModelConfig
 from hrtrack.models.flow import build_flow
-from hrtrack.pipeline.dataset import resolve_under
-from hrtrack.training.checkpoints import load_training_state
+from hrtrack.training.state import load_training_state
 
 PACKAGE = Path(__file__).resolve().parent.parent / "hrtrack"
 TINY = ModelConfig(width=8, num_joints=17, layout="posetrack", input_size=(64, 64), heatmap_size=(16, 16),
@@ -215,6 +216,31 @@ def test_absolute_image_path_is_an_error(tmp_path):
         resolve_under(tmp_path, "/etc/passwd", "gt.json")
 
 
+@pytest.mark.parametrize("fmt", ["coco", "mpii", "posetrack"])
+def test_training_image_paths_escaping_the_root_are_errors(fmt, synthetic_dataset, tmp_path):
+    """Training reads image paths from annotation files too: the same check applies, for every format."""
+    root = tmp_path / "data"
+    shutil.copytree(synthetic_dataset.root / "annotations", root / "annotations")
+    evil = "../../outside.jpg"
+    if fmt == "coco":
+        path = root / "annotations" / "coco" / "person_keypoints_train.json"
+        data = json.loads(path.read_text())
+        data["images"][0]["file_name"] = evil
+    elif fmt == "mpii":
+        path = root / "annotations" / "mpii" / "train.json"
+        data = json.loads(path.read_text())
+        data[0]["image"] = evil
+    else:
+        path = sorted((root / "annotations" / "posetrack18" / "train").glob("*.json"))[0]
+        data = json.loads(path.read_text())
+        annotated = {a["image_id"] for a in data["annotations"]}
+        image = next(im for im in data["images"] if im["id"] in annotated and im["is_labeled"])
+        image["file_name"] = evil
+    path.write_text(json.dumps(data))
+    with pytest.raises(HrtrackError, match="escapes the images root"):
+        open_split(fmt, root, "train", aspect_ratio=0.75, num_joints=16 if fmt == "mpii" else 17)
+
+
 def test_paths_inside_the_root_and_linked_folders_are_allowed(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
@@ -254,10 +280,10 @@ def test_track_dataset_refuses_an_escaping_path_before_reading_anything(syntheti
     ('{"annolist": "' + "x" * 100 + '"}', "annolist must be a list"),
     ('{"annolist": [{"annorect": {"a": 1}}]}', "annorect must be a list"),
     ('{"images": [{"id": 1}], "annotations": [{"image_id": 1, "keypoints": [1, 2]}]}',
-     "keypoints must be 51 finite numbers"),
+     "keypoints must be a list of 51 finite numbers"),
 ])
 def test_json_readers_check_sizes_and_types_before_use(tmp_path, text, needle):
-    from hrtrack.datasets.posetrack import read_sequence
+    from hrtrack.formats.posetrack import read_sequence
 
     path = tmp_path / "seq.json"
     path.write_text(text)

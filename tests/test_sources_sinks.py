@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from hrtrack.errors import HrtrackError
-from hrtrack.pipeline.dataset import resolve_under
+from hrtrack.fileio import resolve_under
 from hrtrack.pipeline.sinks import CocoResultsSink, PoseTrackSink, to_posetrack_frame
 from hrtrack.pipeline.sources import Frame, open_source
 from hrtrack.commands.track import parse_shard
-from hrtrack.datasets.posetrack import read_sequence
+from hrtrack.formats.posetrack import read_sequence
 from hrtrack.skeleton import COCO, POSETRACK
 from hrtrack.structures import Poses
 

@@ -14,18 +14,19 @@ import pytest
 from pycocotools.cocoeval import COCOeval
 
 from hrtrack.cli import main
-from hrtrack.datasets.coco import load_coco, read_coco_detections, read_coco_keypoints, write_coco_detections, \
-    write_coco_keypoints
-from hrtrack.datasets.mpii import PIXEL_STD, read_mpii_json, write_mpii_json
-from hrtrack.datasets.posetrack import read_sequence, sequence_files, validate_posetrack17, write_posetrack17, \
+from hrtrack.formats.coco import load_coco, read_coco_keypoints, write_coco_keypoints
+from hrtrack.formats.detections import read_coco_detections, write_coco_detections
+from hrtrack.formats.mpii import read_mpii_json, write_mpii_json
+from hrtrack.formats.posetrack import read_sequence, sequence_files, validate_posetrack17, write_posetrack17, \
     write_posetrack18
-from hrtrack.datasets.synthetic import SPLIT_BASE, SyntheticFrame, SyntheticVideo, generate_dataset, \
-    labeled_frames, sample_script, simulate_detections
-from hrtrack.datasets.synthetic_body import (POINT_NAMES, SYNTH_JOINT_NAMES, WALK, body_points, cycle_angles,
-                                             project, sample_bodies, self_visible)
-from hrtrack.datasets.synthetic_motion import Motion
-from hrtrack.datasets.synthetic_scene import Camera, Effects, SceneObject
+from hrtrack.geometry import PIXEL_STD
 from hrtrack.skeleton import COCO, MPII, POSETRACK
+from hrtrack.synthetic import SPLIT_BASE, SyntheticFrame, SyntheticVideo, generate_dataset, labeled_frames, \
+    sample_script, simulate_detections
+from hrtrack.synthetic.body import (POINT_NAMES, SYNTH_JOINT_NAMES, WALK, body_points, cycle_angles, project,
+                                    sample_bodies, self_visible)
+from hrtrack.synthetic.motion import Motion
+from hrtrack.synthetic.scene import Camera, Effects, SceneObject
 
 J = {name: i for i, name in enumerate(POINT_NAMES)}
 QUIET = Effects(noise_sigma=0.0, blur_gain=0.0, light_amplitude=0.0, light_period=100.0, light_phase=0.0)
@@ -440,8 +441,8 @@ def test_mpii_file_matches_the_clips(synthetic_dataset, tmp_path):
 
 def test_detection_file_covers_every_frame(synthetic_dataset, tmp_path):
     path = synthetic_dataset.root / "detections" / "val.json"
-    by_id = read_coco_detections(path)
-    by_file = read_coco_detections(path, key="file_name")
+    dets = read_coco_detections(path)
+    by_id, by_file = dets.by_image_id, dets.by_file_name
     video = synthetic_dataset.video("val", 1)
     matched = 0
     for t, (_, truth) in enumerate(video):
@@ -456,8 +457,8 @@ def test_detection_file_covers_every_frame(synthetic_dataset, tmp_path):
     write_coco_detections(tmp_path / "d.json", ids, [by_id[i] for i in ids])
     again = read_coco_detections(tmp_path / "d.json")
     for i in ids:
-        np.testing.assert_array_equal(again[i].boxes, by_id[i].boxes)
-        np.testing.assert_array_equal(again[i].scores, by_id[i].scores)
+        np.testing.assert_array_equal(again(image_id=i).boxes, by_id[i].boxes)
+        np.testing.assert_array_equal(again(image_id=i).scores, by_id[i].scores)
 
 
 # ---------------------------------------------------------------- the command

@@ -18,14 +18,14 @@ import torch
 
 from hrtrack.cli import main
 from hrtrack.config import CONFIG_ROOT
-from hrtrack.datasets.synthetic import generate_dataset
+from hrtrack.synthetic import generate_dataset
 from hrtrack.datasets.topdown import TopDownDataset, open_split
 from hrtrack.errors import HrtrackError
 from hrtrack.models import build_pose_model, load_pose_weights
 from hrtrack.models.factory import ModelConfig
 from hrtrack.skeleton import COCO
 from hrtrack.training import JointsMSELoss, joints_mse_loss, load_train_config, model_config_of
-from hrtrack.training.checkpoints import load_training_state
+from hrtrack.training.state import load_training_state
 from hrtrack.training.engine import Trainer, setup_distributed
 
 TINY = str(CONFIG_ROOT / "synthetic" / "tiny.yaml")
@@ -140,6 +140,19 @@ def test_existing_run_needs_resume(synthetic_dataset, tmp_path, capsys):
     assert "pass --resume" in capsys.readouterr().err
 
 
+def test_a_new_run_removes_what_a_killed_save_left_behind(synthetic_dataset, tmp_path):
+    """A kill mid-save leaves `.NAME.XXXX.tmp.pth` beside the run's files; the next run deletes those, nothing else."""
+    out = tmp_path / "run"
+    out.mkdir()
+    stale = [out / ".checkpoint.pth.k3j2.tmp.pth", out / ".best.pth.x81q.tmp.pth", out / ".metrics.csv.a1b2.tmp.csv"]
+    other = out / ".notes.txt.zz.tmp.txt"
+    for path in [*stale, other]:
+        path.write_bytes(b"partial")
+    assert _train(synthetic_dataset.root, out, "--set", "train.epochs=1", "--set", "data.val_split=") == 0
+    assert not any(p.exists() for p in stale)
+    assert other.exists() and (out / "checkpoint.pth").is_file()
+
+
 @pytest.mark.slow
 def test_finetune_starts_from_the_coco_checkpoint(synthetic_dataset, tmp_path, capsys):
     # A "COCO model" of the tiny architecture: 17 COCO joints, weights far from a fresh init.
@@ -176,7 +189,7 @@ DDP_SCRIPT = textwrap.dedent("""
     from hrtrack.datasets.topdown import TopDownDataset, open_split
     from hrtrack.models import build_pose_model
     from hrtrack.training import load_train_config, model_config_of
-    from hrtrack.training.checkpoints import unwrap
+    from hrtrack.training.state import unwrap
     from hrtrack.training.engine import Trainer, cleanup_distributed, setup_distributed, split_evaluator
 
     config, root, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from hrtrack.datasets.posetrack import PoseTrackFrame, PoseTrackSequence
+from hrtrack.formats.posetrack import PoseTrackFrame, PoseTrackSequence
 from hrtrack.datasets.topdown import (TopDownDataset, TopDownSamples, find_annotations, load_coco, load_mpii,
                                       load_posetrack, open_split, read_coco)
 from hrtrack.datasets.transforms import (clean_coco_boxes, flip_joints, half_body_center_scale, keypoint_boxes,

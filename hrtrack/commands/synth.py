@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..datasets.synthetic import SPLIT_BASE, describe, generate_dataset
 from ..errors import HrtrackError
 
 
@@ -34,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="frame size (default 640x360)")
     parser.add_argument("--people", type=int, nargs=2, default=(2, 5), metavar=("MIN", "MAX"),
                         help="people per video (default 2 5)")
-    parser.add_argument("--splits", nargs="+", default=["train", "val"], choices=sorted(SPLIT_BASE),
+    parser.add_argument("--splits", nargs="+", default=["train", "val"], choices=("test", "train", "val"),
                         help="splits to write (default train val)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--fps", type=float, default=25.0, help="video frame rate (default 25)")
@@ -49,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # OpenCV and the generator load only when the verb runs, so `hrtrack --help` stays instant.
+    from ..synthetic import describe, generate_dataset
+
     if args.out.exists() and not args.out.is_dir():
         raise HrtrackError(f"--out must be a folder, but {args.out} is a file")
     summary = generate_dataset(args.out, videos=args.videos, frames=args.frames, size=args.size,

@@ -94,7 +94,7 @@ def run_track(args: argparse.Namespace) -> int:
         detect = precomputed_for_source(args.detections, source)
     built = build_pipeline(cfg, args.pose_weights, device=args.device, flow_weights=args.flow_weights)
     if args.detections is None:
-        detect = detector_fn(cfg, detections=None, detector_weights=args.detector_weights, device=args.device)
+        detect = detector_fn(cfg, detector_weights=args.detector_weights, device=args.device)
     layout = built.model_config.joint_layout
     sinks = []
     if out is not None:
@@ -129,7 +129,7 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 
 
 def run_track_dataset(args: argparse.Namespace) -> int:
-    from ..pipeline.dataset import track_dataset
+    from ..pipeline.track_dataset import track_dataset
 
     cfg = load_pipeline_config(args)
     shard = parse_shard(args.shard)

@@ -1,1 +1,1 @@
-"""Dataset readers and writers: COCO, MPII, PoseTrack 2017/2018, the synthetic generator."""
+"""Training samples: annotations -> top-down person crops, augmentation and heatmap targets."""

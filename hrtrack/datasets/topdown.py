@@ -5,7 +5,7 @@ Sources, read the way the official HRNet code reads them:
 * COCO keypoints (pycocotools): crowd people, people without a labelled keypoint
   and boxes of zero area are skipped; boxes are sanitised (`clean_coco_boxes`);
   visibility 2 counts as 1. Or person boxes from a COCO detection file (testing).
-* MPII (the official HRNet JSON, read 0-based by `hrtrack.datasets.mpii`): the
+* MPII (the official HRNet JSON, read 0-based by `hrtrack.formats.mpii`): the
   center moved down by 15 x scale px and the scale grown by 1.25, as officially.
 * PoseTrack 2017/2018 (labelled frames, 17-slot PoseTrack layout): the box of each
   person's annotated keypoints extended by 15% (paper §4.3).
@@ -28,15 +28,16 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import HrtrackError
+from ..fileio import resolve_under
 from ..geometry import apply_affine, boxes_to_center_scale
 from ..models.codec import HeatmapCodec
 from ..skeleton import Layout
-from .coco import load_coco as read_coco
-from .coco import read_coco_detections
-from .mpii import NUM_JOINTS as MPII_JOINTS
-from .mpii import read_mpii_json
-from .posetrack import NUM_JOINTS as POSETRACK_JOINTS
-from .posetrack import PoseTrackSequence, read_sequence, sequence_files
+from ..formats.coco import load_coco as read_coco
+from ..formats.detections import read_coco_detections
+from ..formats.mpii import NUM_JOINTS as MPII_JOINTS
+from ..formats.mpii import read_mpii_json
+from ..formats.posetrack import NUM_JOINTS as POSETRACK_JOINTS
+from ..formats.posetrack import PoseTrackSequence, read_sequence, sequence_files
 from .transforms import (clean_coco_boxes, crop_image, flip_center, flip_joints, half_body_center_scale,
                          keypoint_boxes, normalise_crop, sample_scale_rotation, upper_body_mask)
 
@@ -67,8 +68,9 @@ class TopDownSamples:
     head_boxes: np.ndarray
 
     def __post_init__(self) -> None:
-        n = len(self.images)
-        assert all(len(getattr(self, f.name)) == n for f in fields(self)), "sample arrays differ in length"
+        lengths = {f.name: len(getattr(self, f.name)) for f in fields(self)}
+        if len(set(lengths.values())) > 1:
+            raise HrtrackError(f"sample arrays differ in length: {lengths}")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -131,7 +133,7 @@ def load_coco(coco, image_dir: str | Path, aspect_ratio: float, num_joints: int 
         box, valid = clean_coco_boxes(np.asarray(a["bbox"], np.float64), img["width"], img["height"])
         if not valid[0]:
             continue
-        images.append(str(image_dir / img["file_name"]))
+        images.append(str(resolve_under(image_dir, img["file_name"], f"COCO image {a['image_id']}")))
         boxes.append(box[0])
         kps.append(kp.reshape(num_joints, 3))
         ids.append(a["image_id"])
@@ -146,20 +148,22 @@ def load_coco_detections(detection_file: str | Path, coco, image_dir: str | Path
                          num_joints: int = 17, min_score: float = 0.0) -> TopDownSamples:
     """Person samples from a COCO detection file `[{"image_id","category_id","bbox":[x,y,w,h],"score"}]`.
 
-    Boxes go to center/scale unsanitised and detections scoring below `min_score`
-    are dropped, as the official code does; joints are unknown (zeros, visible).
+    The file is read by the one detection reader (`hrtrack.formats.detections`:
+    zero-size boxes dropped, each image's boxes by decreasing score); detections
+    scoring below `min_score` are dropped, as the official code does; joints are
+    unknown (zeros, visible).
     Detections of images absent from `coco` are left out; none left is an error.
     """
-    dets = read_coco_detections(detection_file, "image_id")
     # A detection file may cover frames the keypoint file leaves out (unlabelled video frames).
-    dets = {i: b for i, b in dets.items() if i in coco.imgs}
+    dets = {i: b for i, b in read_coco_detections(detection_file).by_image_id.items() if i in coco.imgs}
     if not dets:
         raise HrtrackError(f"{detection_file}: no image_id matches an image of the annotation file")
     image_dir = Path(image_dir)
     images, boxes, scores, ids = [], [], [], []
     for image_id, b in dets.items():
         keep = b.scores >= min_score
-        images += [str(image_dir / coco.imgs[image_id]["file_name"])] * int(keep.sum())
+        images += [str(resolve_under(image_dir, coco.imgs[image_id]["file_name"], f"COCO image {image_id}"))] \
+            * int(keep.sum())
         boxes.append(b.boxes[keep])
         scores.append(b.scores[keep])
         ids.append(np.full(int(keep.sum()), image_id))
@@ -174,7 +178,7 @@ def load_coco_detections(detection_file: str | Path, coco, image_dir: str | Path
 # ----------------------------------------------------------------------------- MPII
 
 def load_mpii(annotation_file: str | Path, image_dir: str | Path) -> TopDownSamples:
-    """Person samples of an official-HRNet MPII JSON list (read by `hrtrack.datasets.mpii`).
+    """Person samples of an official-HRNet MPII JSON list (read by `hrtrack.formats.mpii`).
 
     The official adjustment: the center moves down by 15 x scale pixels and the
     scale grows by 1.25 (unless the center is the "missing" marker -1), keeping
@@ -189,7 +193,8 @@ def load_mpii(annotation_file: str | Path, image_dir: str | Path) -> TopDownSamp
     centers[present, 1] += 15 * scales[present, 1]
     scales[present] *= 1.25
     n = len(ann)
-    return _samples([str(image_dir / im) for im in ann.images], centers, scales, ann.joints,
+    images = [str(resolve_under(image_dir, im, str(annotation_file))) for im in ann.images]
+    return _samples(images, centers, scales, ann.joints,
                     ann.joints_vis.astype(np.float32), np.ones(n), np.arange(n), ann.head_boxes, MPII_JOINTS)
 
 
@@ -211,7 +216,7 @@ def load_posetrack(sequences: list[PoseTrackSequence], root: str | Path, aspect_
         for frame in seq.frames:
             if frame.is_labeled and len(frame):
                 n = len(frame)
-                images += [str(root / frame.image)] * n
+                images += [str(resolve_under(root, frame.image, seq.name))] * n
                 kps.append(frame.keypoints)
                 vis.append(frame.visible.astype(np.float32))
                 heads.append(frame.head_boxes)

@@ -22,33 +22,17 @@ from pycocotools.cocoeval import COCOeval
 from ..errors import HrtrackError
 from ..fileio import read_json, write_json_atomic
 from ..skeleton import COCO_SIGMAS
-from ..tracking.oks import oks_nms
+from ..tracking.oks import oks_nms, person_scores
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
 NUM_COCO_KEYPOINTS = 17
 
 
-def rescore(keypoint_scores: np.ndarray, box_scores: np.ndarray, in_vis_thre: float = 0.2) -> np.ndarray:
-    """Official HRNet rescoring: box score x mean of the keypoint scores above `in_vis_thre`.
-
-    Args:
-        keypoint_scores: (N,K) keypoint scores (heatmap maxima).
-        box_scores: (N,) detection scores.
-        in_vis_thre: keypoint scores strictly above it count.
-
-    Returns:
-        (N,) float64; 0 for a person with no keypoint above the threshold.
-    """
-    ks = np.asarray(keypoint_scores, np.float64)
-    confident = ks > in_vis_thre
-    count = confident.sum(1)
-    mean = np.divide(np.where(confident, ks, 0.0).sum(1), count, out=np.zeros(len(ks)), where=count > 0)
-    return mean * np.asarray(box_scores, np.float64)
 
 
 def rescore_and_nms(image_ids: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray,
                     box_scores: np.ndarray, areas: np.ndarray, in_vis_thre: float = 0.2,
-                    oks_threshold: float = 0.9, sigmas: np.ndarray = COCO_SIGMAS) -> tuple[np.ndarray, np.ndarray]:
+                    oks_nms_threshold: float = 0.9, sigmas: np.ndarray = COCO_SIGMAS) -> tuple[np.ndarray, np.ndarray]:
     """Rescore every person, then OKS-NMS within each image (official HRNet COCO post-processing).
 
     Args:
@@ -62,12 +46,12 @@ def rescore_and_nms(image_ids: np.ndarray, keypoints: np.ndarray, keypoint_score
         image's by decreasing new score; scores (N,) float64 new person scores.
     """
     image_ids = np.asarray(image_ids)
-    scores = rescore(keypoint_scores, box_scores, in_vis_thre)
+    scores = person_scores(box_scores, keypoint_scores, in_vis_thre)
     keep = []
     for image in np.unique(image_ids):
         idx = np.flatnonzero(image_ids == image)
         kept = oks_nms(keypoints[idx], keypoint_scores[idx], scores[idx], np.asarray(areas)[idx],
-                       oks_threshold, sigmas)
+                       oks_nms_threshold, sigmas)
         keep.append(idx[kept])
     return (np.concatenate(keep) if keep else np.zeros(0, np.int64)), scores
 

@@ -87,9 +87,9 @@ def pckh(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, head_boxes: np.n
     pred, gt = np.asarray(pred), np.asarray(gt)
     vis = np.asarray(visible, bool)
     if pred.shape != gt.shape or pred.ndim != 3 or pred.shape[1:] != (MPII.num_joints, 2):
-        raise ValueError(f"pred and gt must both be (N,{MPII.num_joints},2), got {pred.shape} and {gt.shape}")
+        raise HrtrackError(f"pred and gt must both be (N,{MPII.num_joints},2), got {pred.shape} and {gt.shape}")
     if vis.shape != pred.shape[:2] or np.shape(head_boxes) != (len(pred), 4):
-        raise ValueError(f"visible must be {pred.shape[:2]} and head_boxes ({len(pred)},4)")
+        raise HrtrackError(f"visible must be {pred.shape[:2]} and head_boxes ({len(pred)},4)")
     err = normalised_errors(pred, gt, head_boxes)
     count = vis.sum(0)
 

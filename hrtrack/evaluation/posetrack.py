@@ -47,7 +47,7 @@ from motmetrics.lap import linear_sum_assignment
 from scipy.optimize import linear_sum_assignment as scipy_linear_sum_assignment
 from tqdm import tqdm
 
-from ..datasets.posetrack import PoseTrackFrame, PoseTrackSequence, read_sequence, sequence_files
+from ..formats.posetrack import PoseTrackFrame, PoseTrackSequence, read_sequence, sequence_files
 from ..errors import HrtrackError
 from ..skeleton import PT17_JOINT_NAMES, PT17_TO_PT18
 
@@ -560,7 +560,7 @@ class PoseTrackResult:
     def hota_totals(self) -> dict[str, float]:
         """HOTA-family and identity scores over joints: means of the joints (NaN left out), IDSW summed."""
         if self.hota is None:
-            raise ValueError("this result was computed without HOTA")
+            raise HrtrackError("this result was computed without HOTA")
         totals = {k: _nanmean(v) for k, v in self.hota.items()}
         totals["IDSW"] = float(self.hota["IDSW"].sum())
         return totals

@@ -15,6 +15,10 @@ import numpy as np
 import torch
 
 
+# HRNet's heatmaps are a quarter of its input (the highest-resolution branch).
+HEATMAP_STRIDE = 4
+
+
 @dataclass(frozen=True)
 class HeatmapCodec:
     """Input size (w, h), heatmap size (w, h) and Gaussian sigma in heatmap pixels."""
@@ -22,6 +26,12 @@ class HeatmapCodec:
     input_size: tuple[int, int]
     heatmap_size: tuple[int, int]
     sigma: float = 2.0
+
+    @classmethod
+    def from_input_size(cls, input_size: tuple[int, int], sigma: float = 2.0) -> "HeatmapCodec":
+        """The codec of an HRNet with input (w, h): heatmaps of (w/4, h/4)."""
+        w, h = int(input_size[0]), int(input_size[1])
+        return cls((w, h), (w // HEATMAP_STRIDE, h // HEATMAP_STRIDE), sigma)
 
     @property
     def stride(self) -> np.ndarray:
@@ -49,8 +59,7 @@ class HeatmapCodec:
         targets = gy[..., :, None] * gx[..., None, :] * (weights > 0)[..., None, None]
         return targets.astype(np.float32), weights
 
-    @staticmethod
-    def decode(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode(self, heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Heatmaps (N,K,h,w) -> coordinates (N,K,2) in heatmap pixels and maxima (N,K).
 
         Coordinates of joints whose maximum is not positive are 0, as officially.

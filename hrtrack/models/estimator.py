@@ -17,12 +17,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..device import resolve_device
 from ..errors import HrtrackError
-from ..geometry import apply_affine, boxes_to_center_scale, crop_matrices
+from ..geometry import PIXEL_STD, apply_affine, boxes_to_center_scale, crop_matrices
 from ..skeleton import COCO, Layout
 from ..structures import Poses
+from ..timing import StageTimer
+from ..tracking.oks import person_scores
 from .codec import HeatmapCodec
-from .fast import fold_batchnorm, resolve_device
+from .fold import fold_batchnorm
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -30,12 +33,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _AMP_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def person_scores(box_scores: np.ndarray, keypoint_scores: np.ndarray, in_vis_thre: float = 0.2) -> np.ndarray:
-    """Official rescoring: box score x mean of keypoint scores above `in_vis_thre` (0 if none)."""
-    confident = keypoint_scores > in_vis_thre
-    count = confident.sum(axis=1)
-    mean = np.where(count > 0, (keypoint_scores * confident).sum(axis=1) / np.maximum(count, 1), 0.0)
-    return (np.asarray(box_scores, np.float32) * mean).astype(np.float32)
 
 
 class PoseEstimator:
@@ -43,7 +40,8 @@ class PoseEstimator:
 
     Args:
         model: a network mapping normalised RGB (B,3,h,w) to heatmaps (B,K,h/4,w/4).
-        input_size: network input (w, h), e.g. (192, 256) or (288, 384).
+        codec: the heatmap codec (input size, heatmap size, decoding), or just the
+            network input (w, h), e.g. (192, 256), for the official codec of that size.
         flip_test: average with the heatmaps of the mirrored crop.
         layout: joint layout; its flip pairs drive the flip test.
         device: "auto", "cpu", "cuda", "cuda:N" or a torch.device.
@@ -53,7 +51,7 @@ class PoseEstimator:
         max_batch: most crops (before flipping) per forward pass, bounding memory.
     """
 
-    def __init__(self, model: nn.Module, input_size: tuple[int, int] = (192, 256), *, flip_test: bool = True,
+    def __init__(self, model: nn.Module, codec: HeatmapCodec | tuple[int, int] = (192, 256), *, flip_test: bool = True,
                  layout: Layout = COCO, device: str | torch.device = "auto", fold_bn: bool = True,
                  precision: str = "auto", channels_last: bool = True, max_batch: int = 64,
                  in_vis_thre: float = 0.2):
@@ -65,8 +63,7 @@ class PoseEstimator:
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise HrtrackError(f"max_batch must be an integer >= 1, got {max_batch!r}")
         self.amp_dtype = _AMP_DTYPES[precision]
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.heatmap_size = (self.input_size[0] // 4, self.input_size[1] // 4)
+        self.codec = codec if isinstance(codec, HeatmapCodec) else HeatmapCodec.from_input_size(codec)
         self.flip_test = flip_test
         self.layout = layout
         self.max_batch = max_batch
@@ -78,17 +75,16 @@ class PoseEstimator:
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255
         self._flip_index = torch.as_tensor(layout.flip_index, device=self.device)
-        self._timings: dict[str, float] = {"crop": 0.0, "hrnet": 0.0, "decode heatmaps": 0.0}
 
-    def pop_timings(self) -> dict[str, float]:
-        """Seconds spent in crop / hrnet / decode heatmaps since the last call (then reset).
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """Network input (w, h)."""
+        return self.codec.input_size
 
-        On CUDA the network runs asynchronously; its time shows up in the decode
-        step, which waits for it.
-        """
-        out = dict(self._timings)
-        self._timings = dict.fromkeys(out, 0.0)
-        return out
+    @property
+    def heatmap_size(self) -> tuple[int, int]:
+        """Heatmap (w, h)."""
+        return self.codec.heatmap_size
 
     # -- stages ---------------------------------------------------------------------------
     def crop(self, frame_bgr: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
@@ -124,33 +120,43 @@ class PoseEstimator:
                 yf = torch.cat([yf[..., :1], yf[..., :-1]], dim=3)
                 y = (y + yf) * 0.5
             outs.append(y)
-        return torch.cat(outs) if outs else torch.zeros((0, len(self.layout.joint_names), *self.heatmap_size[::-1]))
+        return torch.cat(outs) if outs else torch.zeros((0, self.layout.num_joints, *self.heatmap_size[::-1]))
 
     def decode(self, heatmaps: torch.Tensor, centers: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps -> keypoints (N,K,2) in image pixels and keypoint scores (N,K)."""
-        coords, maxvals = HeatmapCodec.decode(heatmaps)
+        coords, maxvals = self.codec.decode(heatmaps)
         inv = crop_matrices(centers, scales, self.heatmap_size, inverse=True)
         kpts = apply_affine(coords.cpu().numpy(), inv)
         return kpts.astype(np.float32), maxvals.cpu().numpy().astype(np.float32)
 
     # -- public calls ---------------------------------------------------------------------
-    def __call__(self, frame_bgr: np.ndarray, boxes_xyxy: np.ndarray, box_scores: np.ndarray | None = None) -> Poses:
+    def __call__(self, frame_bgr: np.ndarray, boxes_xyxy: np.ndarray, box_scores: np.ndarray | None = None,
+                 timer: StageTimer | None = None) -> Poses:
         """Poses for all boxes (N,4) x1,y1,x2,y2 of one BGR frame, one batched forward pass."""
-        return self.estimate_frames([frame_bgr], [boxes_xyxy], [box_scores])[0]
+        return self.estimate_frames([frame_bgr], [boxes_xyxy], [box_scores], timer=timer)[0]
 
     def estimate_frames(self, frames_bgr: Sequence[np.ndarray], boxes_xyxy: Sequence[np.ndarray],
-                        box_scores: Sequence[np.ndarray | None] | None = None) -> list[Poses]:
-        """Poses for the boxes of several frames, crops of all frames in one batch."""
+                        box_scores: Sequence[np.ndarray | None] | None = None, *,
+                        timer: StageTimer | None = None) -> list[Poses]:
+        """Poses for the boxes of several frames, crops of all frames in one batch.
+
+        With a `timer`, the time of the crop, hrnet and decode heatmaps steps is added
+        to it. On CUDA the network runs asynchronously; its time then shows up in the
+        decode step, which waits for it.
+        """
         if box_scores is None:
             box_scores = [None] * len(frames_bgr)
         if not len(frames_bgr) == len(boxes_xyxy) == len(box_scores):
-            raise ValueError("frames, boxes and box scores must have the same length")
-        t0 = time.perf_counter()
+            raise HrtrackError(f"frames, boxes and box scores must have the same length, got {len(frames_bgr)}, "
+                               f"{len(boxes_xyxy)} and {len(box_scores)}")
+        timer = timer if timer is not None else StageTimer()
+        t = time.perf_counter()
         k = self.layout.num_joints
         crops, centers, scales, scores, counts = [], [], [], [], []
         for frame, boxes, bscores in zip(frames_bgr, boxes_xyxy, box_scores):
-            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-                raise ValueError(f"frame must be HxWx3 uint8 BGR, got {frame.shape} {frame.dtype}")
+            if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
+                raise HrtrackError(f"frame must be an HxWx3 uint8 BGR array, got {got}")
             b = np.asarray(boxes, np.float32).reshape(-1, 4)
             # A degenerate box still yields a 1-pixel window instead of a division by zero.
             b = np.concatenate([b[:, :2], np.maximum(b[:, 2:], b[:, :2] + 1.0)], axis=1)
@@ -162,24 +168,22 @@ class PoseEstimator:
             counts.append(len(b))
         c, s = np.concatenate(centers), np.concatenate(scales)
         if len(c) == 0:
-            self._timings["crop"] += time.perf_counter() - t0
+            timer.add("crop", t)
             return [Poses.empty(k) for _ in frames_bgr]
         batch = self.normalise(np.concatenate(crops))
-        t1 = time.perf_counter()
+        t = timer.add("crop", t)
         hm = self.heatmaps(batch)
-        t2 = time.perf_counter()
+        t = timer.add("hrnet", t)
         kpts, kscores = self.decode(hm, c, s)
         box_s = np.concatenate(scores)
-        person = person_scores(box_s, kscores, self.in_vis_thre)
+        person = person_scores(box_s, kscores, self.in_vis_thre).astype(np.float32)
         # The box each pose was estimated from, as x1,y1,x2,y2 of the padded crop window.
-        half = s * 100.0
+        half = s * (PIXEL_STD / 2)
         boxes = np.concatenate([c - half, c + half], axis=1).astype(np.float32)
         out, start = [], 0
         for n in counts:
             sl = slice(start, start + n)
             out.append(Poses(kpts[sl], kscores[sl], person[sl], boxes[sl]))
             start += n
-        self._timings["crop"] += t1 - t0
-        self._timings["hrnet"] += t2 - t1
-        self._timings["decode heatmaps"] += time.perf_counter() - t2
+        timer.add("decode heatmaps", t)
         return out

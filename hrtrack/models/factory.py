@@ -10,7 +10,7 @@ from torch import nn
 from ..config import load_config
 from ..errors import HrtrackError
 from ..skeleton import Layout, get_layout
-from .codec import HeatmapCodec
+from .codec import HEATMAP_STRIDE, HeatmapCodec
 from .hrnet import HRNetSpec, PoseHighResolutionNet
 
 
@@ -36,8 +36,9 @@ class ModelConfig:
         if self.width <= 0 or self.num_joints <= 0:
             raise HrtrackError(f"model width and num_joints must be positive, got {self.width}, {self.num_joints}")
         w, h = self.input_size
-        if (w, h) != (self.heatmap_size[0] * 4, self.heatmap_size[1] * 4):
-            raise HrtrackError(f"heatmap_size {self.heatmap_size} must be input_size {self.input_size} / 4")
+        if (w, h) != (self.heatmap_size[0] * HEATMAP_STRIDE, self.heatmap_size[1] * HEATMAP_STRIDE):
+            raise HrtrackError(f"heatmap_size {self.heatmap_size} must be input_size {self.input_size} "
+                               f"/ {HEATMAP_STRIDE}")
         if w % 32 or h % 32:
             raise HrtrackError(f"input_size {self.input_size} must be multiples of 32 (four stride-2 branches)")
         get_layout(self.layout)

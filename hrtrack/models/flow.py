@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..errors import HrtrackError
 from .checkpoint import refusal_reason, refused_message
-from .fast import resolve_device
+from ..device import resolve_device
 
 
 class FlowBackend(Protocol):

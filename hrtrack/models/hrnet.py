@@ -235,13 +235,3 @@ class PoseHighResolutionNet(nn.Module):
                     inputs.append(t(xs[i] if i < len(xs) else xs[-1]))
             xs = getattr(self, f"stage{stage}")(inputs)
         return self.final_layer(xs[0])
-
-
-def hrnet(width: int | str | HRNetSpec, num_joints: int = 17) -> PoseHighResolutionNet:
-    """Build HRNet-W32 / W48 (`width` 32, 48, "w32", "w48" or a custom `HRNetSpec`)."""
-    if isinstance(width, HRNetSpec):
-        return PoseHighResolutionNet(width, num_joints)
-    key = width if isinstance(width, str) else f"w{width}"
-    if key not in HRNET_SPECS:
-        raise ValueError(f"unknown HRNet width {width!r}; known: {', '.join(HRNET_SPECS)}")
-    return PoseHighResolutionNet(HRNET_SPECS[key], num_joints)

@@ -8,7 +8,8 @@ from typing import Sequence
 
 from ..errors import HrtrackError
 from ..models import PoseEstimator, build_pose_model, load_model_config, load_pose_weights
-from ..models.detector import PersonDetector, PrecomputedDetections
+from ..formats.detections import PrecomputedDetections, read_coco_detections
+from ..models.detector import PersonDetector
 from ..models.factory import ModelConfig
 from ..models.flow import build_flow
 from ..structures import Boxes
@@ -39,7 +40,7 @@ def build_pipeline(cfg: PipelineConfig, pose_weights: str | Path | None, *, devi
         raise HrtrackError("--pose-weights is required: an HRNet checkpoint such as pose_hrnet_w48_384x288.pth "
                            "(official model zoo) or a model trained with `hrtrack train`")
     load_pose_weights(model, pose_weights)
-    estimator = PoseEstimator(model, model_cfg.input_size, flip_test=cfg.estimator.flip_test,
+    estimator = PoseEstimator(model, model_cfg.codec, flip_test=cfg.estimator.flip_test,
                               layout=model_cfg.joint_layout, device=device, precision=cfg.estimator.precision,
                               max_batch=cfg.estimator.max_batch)
     needs_flow = cfg.propagation.enabled or (cfg.tracking.use_flow and cfg.tracking.similarity == "oks")
@@ -53,17 +54,13 @@ def build_pipeline(cfg: PipelineConfig, pose_weights: str | Path | None, *, devi
     pipeline = FlowTrackPipeline(
         estimator=estimator, tracker=tracker, flow=flow, propagate=cfg.propagation.enabled,
         extension=cfg.propagation.extension, propagation_min_joint_score=cfg.propagation.min_joint_score,
-        nms_iou=cfg.propagation.nms_iou, oks_nms_threshold=cfg.estimator.oks_nms,
+        nms_iou=cfg.propagation.nms_iou, oks_nms_threshold=cfg.estimator.oks_nms_threshold,
         person_threshold=cfg.output.person_threshold, use_flow_in_association=cfg.tracking.use_flow)
     return BuiltPipeline(pipeline, model_cfg)
 
 
-def detector_fn(cfg: PipelineConfig, *, detections: str | Path | None, detector_weights: str | Path | None,
-                device: str = "auto") -> DetectFn:
-    """A chunk-of-frames -> boxes function: precomputed file lookups or Faster R-CNN."""
-    if detections is not None:
-        dets = PrecomputedDetections.from_coco(detections, score_threshold=0.0)
-        return precomputed_fn(dets)
+def detector_fn(cfg: PipelineConfig, *, detector_weights: str | Path | None, device: str = "auto") -> DetectFn:
+    """A chunk-of-frames -> boxes function running the config's Faster R-CNN (weights from a local file)."""
     detector = PersonDetector.from_weights(cfg.detector.model, detector_weights,
                                            score_threshold=cfg.detector.score_threshold,
                                            max_detections=cfg.detector.max_detections,
@@ -79,7 +76,7 @@ def precomputed_for_source(detections: str | Path, source: FrameSource) -> Detec
     instead of names) raises HrtrackError rather than giving every frame zero
     people; so does a live camera or stream, whose frames have neither.
     """
-    dets = PrecomputedDetections.from_coco(detections, score_threshold=0.0)
+    dets = read_coco_detections(detections, score_threshold=0.0)
     if isinstance(source, ImageListSource):
         dets.check_frames(file_names=source.names)
     elif isinstance(source, VideoSource) and not source.is_live:

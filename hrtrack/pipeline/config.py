@@ -42,7 +42,7 @@ class EstimatorConfig:
     flip_test: bool = True
     precision: str = "auto"
     max_batch: int = 64
-    oks_nms: float = 0.9
+    oks_nms_threshold: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,8 @@ class TrackingConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """What is emitted: joints scoring below `joint_threshold` and people scoring below
-    `person_threshold` are left out (MOTA counts every emitted joint)."""
+    """What is emitted: only joints scoring above `joint_threshold`, and only people scoring at
+    least `person_threshold` (MOTA counts every emitted joint)."""
 
     joint_threshold: float = 0.4
     person_threshold: float = 0.1

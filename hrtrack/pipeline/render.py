@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..errors import HrtrackError
 from ..skeleton import Layout
 from ..structures import Poses
 
@@ -57,16 +58,16 @@ def draw_poses(image: np.ndarray, poses: Poses, layout: Layout, *, joint_thresho
     shorter image side.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be H x W x 3 uint8 BGR, got {image.shape} {image.dtype}")
+        raise HrtrackError(f"image must be H x W x 3 uint8 BGR, got {image.shape} {image.dtype}")
     if len(poses) and poses.num_joints != layout.num_joints:
-        raise ValueError(f"poses have {poses.num_joints} joints but layout {layout.name!r} has {layout.num_joints}")
+        raise HrtrackError(f"poses have {poses.num_joints} joints but layout {layout.name!r} has {layout.num_joints}")
     out = image.copy()
     if len(poses) == 0:
         return out
     h, w = image.shape[:2]
     width = thickness or max(1, int(round(min(h, w) / 240)))
     kp = poses.keypoints
-    shown = (poses.keypoint_scores > joint_threshold) & np.isfinite(kp).all(axis=2)
+    shown = poses.joints_above(joint_threshold) & np.isfinite(kp).all(axis=2)
     bones = np.asarray(layout.skeleton, np.int64).reshape(-1, 2)
     bone_shown = shown[:, bones[:, 0]] & shown[:, bones[:, 1]]
     segments = _fixed(np.nan_to_num(kp[:, bones]))  # (N,B,2,2)

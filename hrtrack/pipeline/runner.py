@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence
 from tqdm import tqdm
 
 from ..structures import Boxes, Poses
+from ..timing import StageTimer
 from .sources import Frame, FrameSource
 from .tracking_pipeline import FlowTrackPipeline
 
@@ -70,8 +71,7 @@ def track_source(source: FrameSource, detect: DetectFn, pipeline: FlowTrackPipel
     previous file) and the error propagates.
     """
     pipeline.reset()
-    pipeline.timer.seconds.clear()
-    pipeline.timer.frames = 0
+    timer = StageTimer()
     try:
         total = len(source)
     except TypeError:
@@ -87,17 +87,17 @@ def track_source(source: FrameSource, detect: DetectFn, pipeline: FlowTrackPipel
             chunk = next(_chunks(frames, detect_batch), None)
             if chunk is None:
                 break
-            t = pipeline.timer.add("read frames", t)
+            t = timer.add("read frames", t)
             detections = detect(chunk)
-            t = pipeline.timer.add("detect", t)
+            timer.add("detect", t)
             for frame, boxes in zip(chunk, detections):
-                poses = pipeline(frame.image, boxes)
+                poses = pipeline(frame.image, boxes, timer)
                 t = time.perf_counter()
                 for sink in sinks:
                     sink.add(frame, poses)
                 if on_frame is not None:
                     on_frame(frame, poses)
-                pipeline.timer.add("write", t)
+                timer.add("write", t)
                 stats.people += len(poses)
                 track_ids.update(poses.track_ids.tolist())
                 bar.update(1)
@@ -112,6 +112,6 @@ def track_source(source: FrameSource, detect: DetectFn, pipeline: FlowTrackPipel
     finally:
         bar.close()
     stats.seconds = time.perf_counter() - start
-    stats.stage_ms = pipeline.timer.per_frame_ms()
+    stats.stage_ms = timer.per_frame_ms()
     stats.tracks = len(track_ids)
     return stats

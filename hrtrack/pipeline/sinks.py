@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..datasets.posetrack import PoseTrackFrame, PoseTrackWriter
+from ..formats.posetrack import PoseTrackFrame, PoseTrackWriter
 from ..errors import HrtrackError
-from ..fileio import atomic_path
+from ..fileio import AtomicWrite
 from ..skeleton import POSETRACK, Layout, joint_map
 from ..structures import Poses
 from .sources import Frame
@@ -32,9 +32,6 @@ def check_output_folder(path: Path) -> None:
         raise HrtrackError(f"output folder is not writable: {folder}")
 
 
-def emitted(poses: Poses, joint_threshold: float) -> np.ndarray:
-    """(N,K) joints to write: those scoring at least `joint_threshold`."""
-    return poses.keypoint_scores >= joint_threshold
 
 
 def to_posetrack_frame(poses: Poses, layout: Layout, image: str, joint_threshold: float,
@@ -51,7 +48,7 @@ def to_posetrack_frame(poses: Poses, layout: Layout, image: str, joint_threshold
     kp[:, has] = poses.keypoints[:, index[has]]
     scores[:, has] = poses.keypoint_scores[:, index[has]]
     visible = np.zeros((n, POSETRACK.num_joints), bool)
-    visible[:, has] = emitted(poses, joint_threshold)[:, index[has]]
+    visible[:, has] = poses.joints_above(joint_threshold)[:, index[has]]
     keep = visible.any(axis=1)
     return PoseTrackFrame(image=image, is_labeled=is_labeled, keypoints=kp[keep], visible=visible[keep],
                           joint_scores=scores[keep], track_ids=poses.track_ids[keep], scores=poses.scores[keep],
@@ -73,7 +70,7 @@ class PoseTrackSink:
     def __init__(self, path: str | Path, fmt: str, layout: Layout, joint_threshold: float,
                  name: str | None = None, vid_id: str | None = None):
         if fmt not in ("posetrack17", "posetrack18"):
-            raise ValueError(f"fmt must be posetrack17 or posetrack18, got {fmt!r}")
+            raise HrtrackError(f"fmt must be posetrack17 or posetrack18, got {fmt!r}")
         self.path = Path(path)
         check_output_folder(self.path)
         self.fmt = fmt
@@ -104,12 +101,11 @@ class CocoResultsSink:
         self.path = Path(path)
         check_output_folder(self.path)
         self.joint_threshold = joint_threshold
-        self._ctx = atomic_path(self.path)
-        self._tmp = self._ctx.__enter__()
+        self._output = AtomicWrite(self.path)
         try:
-            self._file = open(self._tmp, "w", encoding="utf-8")
+            self._file = open(self._output.tmp, "w", encoding="utf-8")
         except OSError as exc:
-            self._ctx.__exit__(type(exc), exc, None)
+            self._output.discard()
             raise HrtrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self._first = True
         self._write("[")
@@ -117,7 +113,7 @@ class CocoResultsSink:
     def add(self, frame: Frame, poses: Poses, image_id: int | None = None) -> None:
         if not len(poses):
             return
-        keep = emitted(poses, self.joint_threshold)
+        keep = poses.joints_above(self.joint_threshold)
         triples = np.concatenate([poses.keypoints, poses.keypoint_scores[..., None]], axis=2)
         triples = np.where(keep[..., None], triples.astype(np.float64), 0.0).round(3)
         iid = frame.index if image_id is None else image_id
@@ -143,14 +139,11 @@ class CocoResultsSink:
         except OSError as exc:
             self.abort()
             raise HrtrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        self._ctx.__exit__(None, None, None)
+        self._output.commit()
 
     def abort(self) -> None:
         self._file.close()
-        try:
-            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
-        except RuntimeError:
-            pass
+        self._output.discard()
 
 
 class VideoSink:
@@ -162,8 +155,7 @@ class VideoSink:
         self.fps = fps
         self.layout = layout
         self.joint_threshold = joint_threshold
-        self._ctx = atomic_path(self.path)
-        self._tmp = self._ctx.__enter__()
+        self._output = AtomicWrite(self.path)
         self._writer: cv2.VideoWriter | None = None
 
     def add(self, frame: Frame, poses: Poses) -> None:
@@ -172,7 +164,7 @@ class VideoSink:
         image = draw_poses(frame.image, poses, self.layout, joint_threshold=self.joint_threshold)
         if self._writer is None:
             h, w = image.shape[:2]
-            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            self._writer = cv2.VideoWriter(str(self._output.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
             if not self._writer.isOpened():
                 raise HrtrackError(f"cannot open a video writer for {self.path}")
         self._writer.write(image)
@@ -180,12 +172,9 @@ class VideoSink:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.release()
-        self._ctx.__exit__(None, None, None)
+        self._output.commit()
 
     def abort(self) -> None:
         if self._writer is not None:
             self._writer.release()
-        try:
-            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
-        except RuntimeError:
-            pass
+        self._output.discard()

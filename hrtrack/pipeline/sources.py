@@ -137,11 +137,11 @@ class ImageListSource(FrameSource):
     def __init__(self, paths: Sequence[str | Path], names: Sequence[str] | None = None,
                  on_bad_image: str = "stop", fps: float = 30.0, description: str = ""):
         if on_bad_image not in ("stop", "skip"):
-            raise ValueError(f"on_bad_image must be stop or skip, got {on_bad_image!r}")
+            raise HrtrackError(f"on_bad_image must be stop or skip, got {on_bad_image!r}")
         self.paths = [Path(p) for p in paths]
         self.names = list(names) if names is not None else [str(p) for p in self.paths]
         if len(self.names) != len(self.paths):
-            raise ValueError("names and paths differ in length")
+            raise HrtrackError("names and paths differ in length")
         self.on_bad_image = on_bad_image
         self.fps = fps
         self.description = description or (str(self.paths[0].parent) if self.paths else "image list")

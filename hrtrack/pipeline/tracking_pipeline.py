@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
 from typing import Callable
 
 import numpy as np
@@ -17,9 +16,10 @@ import numpy as np
 from ..errors import HrtrackError
 from ..models.estimator import PoseEstimator
 from ..structures import Boxes, Poses
+from ..timing import StageTimer
 from ..tracking.nms import box_nms, merge_boxes
 from ..tracking.oks import oks_nms
-from ..tracking.propagate import propagate_boxes
+from ..tracking.propagate import propagate_boxes, warp_poses
 from ..tracking.tracker import FlowTracker
 
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -33,25 +33,12 @@ def check_number(name: str, value: float, low: float = -math.inf, high: float = 
         raise HrtrackError(f"{name} must be a finite number{bounds}, got {value!r}")
 
 
-class StageTimer:
-    """Accumulates wall time per named stage."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-        self.frames = 0
-
-    def add(self, stage: str, start: float) -> float:
-        now = time.perf_counter()
-        self.seconds[stage] += now - start
-        return now
-
-    def per_frame_ms(self) -> dict[str, float]:
-        n = max(self.frames, 1)
-        return {k: 1000.0 * v / n for k, v in self.seconds.items()}
-
-
 class FlowTrackPipeline:
     """Frames + detections in, tracked poses out; one instance per video at a time.
+
+    The pipeline owns the state that crosses frames: the previous frame and its
+    tracked poses. Each frame it warps those poses by the flow once and hands the
+    moved poses to both box propagation and association.
 
     Args:
         estimator: the batched HRNet estimator.
@@ -60,7 +47,7 @@ class FlowTrackPipeline:
             association on unmoved poses).
         propagate: add flow-propagated boxes of the previous poses to the detections.
         extension: box extension of propagated boxes (fraction per side).
-        propagation_min_joint_score: joints below this do not define a propagated box.
+        propagation_min_joint_score: joints scoring at or below this do not define a propagated box.
         nms_iou: IoU threshold of the box NMS merging detections and candidates.
         oks_nms_threshold: OKS above which duplicate poses are suppressed (None: off).
         person_threshold: poses scoring below this are dropped (and not propagated).
@@ -72,13 +59,13 @@ class FlowTrackPipeline:
                  nms_iou: float = 0.5, oks_nms_threshold: float | None = 0.9, person_threshold: float = 0.0,
                  use_flow_in_association: bool = True):
         if propagate and flow is None:
-            raise ValueError("box propagation needs a flow backend")
+            raise HrtrackError("box propagation needs a flow backend: give one, or set propagate=False")
         # These come from config files: a NaN or out-of-range value would silently change every result.
         check_number("propagation extension", extension, low=0.0)
         check_number("propagation min_joint_score", propagation_min_joint_score)
         check_number("propagation nms_iou", nms_iou, low=0.0, high=1.0)
         if oks_nms_threshold is not None:
-            check_number("estimator oks_nms", oks_nms_threshold, low=0.0, high=1.0)
+            check_number("estimator oks_nms_threshold", oks_nms_threshold, low=0.0, high=1.0)
         check_number("output person_threshold", person_threshold)
         self.estimator = estimator
         self.tracker = tracker
@@ -91,7 +78,6 @@ class FlowTrackPipeline:
         self.person_threshold = person_threshold
         self.use_flow_in_association = use_flow_in_association
         self.sigmas = estimator.layout.sigmas
-        self.timer = StageTimer()
         self.reset()
 
     def reset(self) -> None:
@@ -100,38 +86,40 @@ class FlowTrackPipeline:
         self._prev_frame: np.ndarray | None = None
         self._prev_poses = Poses.empty(self.estimator.layout.num_joints)
 
-    def __call__(self, frame_bgr: np.ndarray, detections: Boxes) -> Poses:
-        """Tracked poses of one frame (frames must come in order)."""
+    def __call__(self, frame_bgr: np.ndarray, detections: Boxes, timer: StageTimer | None = None) -> Poses:
+        """Tracked poses of one frame (frames must come in order); stage times go to `timer`."""
+        timer = timer if timer is not None else StageTimer()
         t = time.perf_counter()
         flow = None
         if self.flow is not None and self._prev_frame is not None:
             flow = self.flow(self._prev_frame, frame_bgr)
-            t = self.timer.add("flow", t)
+            t = timer.add("flow", t)
+        previous = self._prev_poses
+        moved = warp_poses(previous, flow) if flow is not None else previous
         boxes = detections
-        if self.propagate and flow is not None and len(self._prev_poses):
+        if self.propagate and flow is not None and len(moved):
             h, w = frame_bgr.shape[:2]
-            candidates, hints = propagate_boxes(self._prev_poses, flow, self.propagation_min_joint_score,
-                                                self.extension, image_size=(w, h))
-            boxes, _ = merge_boxes(detections, candidates, hints, self.nms_iou)
+            candidates = propagate_boxes(moved, self.propagation_min_joint_score, self.extension, image_size=(w, h))
+            boxes = merge_boxes(detections, candidates, self.nms_iou)
         elif len(detections):
             boxes = detections.take(box_nms(detections.boxes, detections.scores, self.nms_iou))
-        t = self.timer.add("propagate+nms", t)
-        poses = self.estimator(frame_bgr, boxes.boxes, boxes.scores)
-        for stage, seconds in self.estimator.pop_timings().items():
-            self.timer.seconds[stage] += seconds
+        timer.add("propagate+nms", t)
+        poses = self.estimator(frame_bgr, boxes.boxes, boxes.scores, timer=timer)
         t = time.perf_counter()
         if len(poses):
-            keep = poses.scores >= self.person_threshold
-            poses = poses.take(keep)
+            poses = poses.take(poses.scores >= self.person_threshold)
         if self.oks_nms_threshold is not None and len(poses) > 1:
             wh = poses.boxes[:, 2:] - poses.boxes[:, :2]
             keep = oks_nms(poses.keypoints, poses.keypoint_scores, poses.scores, wh[:, 0] * wh[:, 1],
                            self.oks_nms_threshold, self.sigmas, in_vis_thre=0.2)
             poses = poses.take(np.sort(keep))
-        t = self.timer.add("oks-nms", t)
-        tracked = self.tracker(poses, flow if self.use_flow_in_association else None)
-        self.timer.add("associate", t)
-        self.timer.frames += 1
+        t = timer.add("oks-nms", t)
+        if self.use_flow_in_association:
+            tracked = self.tracker(poses, moved, flow)
+        else:
+            tracked = self.tracker(poses, previous, None)
+        timer.add("associate", t)
+        timer.frames += 1
         self._prev_frame = frame_bgr
         self._prev_poses = tracked
         return tracked

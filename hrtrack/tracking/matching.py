@@ -13,15 +13,17 @@ from typing import Callable
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..errors import HrtrackError
+
 Matcher = Callable[[np.ndarray, float], tuple[np.ndarray, np.ndarray]]
 
 
 def _check_similarity(similarity: np.ndarray) -> np.ndarray:
     sim = np.asarray(similarity, dtype=np.float64)
     if sim.ndim != 2:
-        raise ValueError(f"similarity must have shape (N,M), got {sim.shape}")
+        raise HrtrackError(f"similarity must have shape (N,M), got {sim.shape}")
     if np.isnan(sim).any():
-        raise ValueError("similarity contains NaN")
+        raise HrtrackError("similarity contains NaN")
     return sim
 
 

@@ -1,4 +1,4 @@
-"""Box NMS and box extension for merging detections with flow-propagated boxes.
+"""Box NMS, and the merge of detections with flow-propagated boxes.
 
 Boxes are (N,4) float32 x1,y1,x2,y2 in pixels (DESIGN.md §3).
 """
@@ -9,25 +9,8 @@ import numpy as np
 import torch
 from torchvision.ops import nms
 
+from ..errors import HrtrackError
 from ..structures import Boxes
-
-
-def extend_boxes(boxes: np.ndarray, ratio: float) -> np.ndarray:
-    """Grow boxes by `ratio` of their width (height) on the left and right (top and bottom).
-
-    Args:
-        boxes: (N,4) x1,y1,x2,y2.
-        ratio: fraction of the side length added on each side (0.15 in FlowTrack).
-
-    Returns:
-        (N,4) float32 new boxes; a box of width w becomes w * (1 + 2 * ratio) wide,
-        with the same center.
-    """
-    # float64 arithmetic so that e.g. 15% of 100 px is exactly 15 px after rounding.
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    size = b[:, 2:] - b[:, :2]
-    grow = np.concatenate([-size, size], axis=1) * ratio
-    return (b + grow).astype(np.float32)
 
 
 def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
@@ -49,19 +32,14 @@ def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.n
     b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     s = np.asarray(scores, dtype=np.float32)
     if s.shape != (len(b),):
-        raise ValueError(f"scores must have shape ({len(b)},), got {s.shape}")
+        raise HrtrackError(f"scores must have shape ({len(b)},), got {s.shape}")
     order = np.argsort(-s, kind="stable")
     rank_scores = torch.arange(len(b), 0, -1, dtype=torch.float32)
     kept = nms(torch.from_numpy(b[order]), rank_scores, float(iou_threshold)).numpy()
     return order[kept].astype(np.int64)
 
 
-def merge_boxes(
-    detections: Boxes,
-    candidates: Boxes,
-    candidate_track_ids: np.ndarray,
-    iou_threshold: float,
-) -> tuple[Boxes, np.ndarray]:
+def merge_boxes(detections: Boxes, candidates: Boxes, iou_threshold: float) -> Boxes:
     """Merge a frame's detections with flow-propagated candidate boxes by NMS.
 
     Detections come first in the pooled set, so a detection and a candidate with
@@ -70,18 +48,12 @@ def merge_boxes(
     Args:
         detections: the frame's detector boxes.
         candidates: boxes propagated from the previous frame's poses.
-        candidate_track_ids: (C,) int64 track id hint of each candidate.
         iou_threshold: NMS IoU threshold.
 
     Returns:
-        The kept boxes by decreasing score, and their (P,) int64 track id hints
-        (-1 for detections).
+        The kept boxes by decreasing score.
     """
-    hints = np.asarray(candidate_track_ids, dtype=np.int64)
-    if hints.shape != (len(candidates),):
-        raise ValueError(f"candidate_track_ids must have shape ({len(candidates)},), got {hints.shape}")
     boxes = np.concatenate([detections.boxes, candidates.boxes])
     scores = np.concatenate([detections.scores, candidates.scores])
-    all_hints = np.concatenate([np.full(len(detections), -1, np.int64), hints])
     keep = box_nms(boxes, scores, iou_threshold)
-    return Boxes(boxes[keep], scores[keep]), all_hints[keep]
+    return Boxes(boxes[keep], scores[keep])

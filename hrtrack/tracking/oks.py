@@ -23,27 +23,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import HrtrackError
+
 _EPS = np.spacing(1)
 
 
 def _check_poses(keypoints: np.ndarray, name: str) -> np.ndarray:
     kp = np.asarray(keypoints, dtype=np.float64)
     if kp.ndim != 3 or kp.shape[2] != 2:
-        raise ValueError(f"{name} must have shape (N,K,2), got {kp.shape}")
+        raise HrtrackError(f"{name} must have shape (N,K,2), got {kp.shape}")
     return kp
 
 
 def _check_vector(values, n: int, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
+        raise HrtrackError(f"{name} must have shape ({n},), got {arr.shape}")
     return arr
 
 
 def _check_mask(mask, shape: tuple[int, int], name: str) -> np.ndarray:
     arr = np.asarray(mask, dtype=bool)
     if arr.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+        raise HrtrackError(f"{name} must have shape {shape}, got {arr.shape}")
     return arr
 
 
@@ -77,7 +79,7 @@ def oks(
     n, k = kp.shape[:2]
     m = ref.shape[0]
     if ref.shape[1] != k:
-        raise ValueError(f"keypoints have {k} joints but ref_keypoints have {ref.shape[1]}")
+        raise HrtrackError(f"keypoints have {k} joints but ref_keypoints have {ref.shape[1]}")
     sig = _check_vector(sigmas, k, "sigmas")
     scale = _check_vector(ref_areas, m, "ref_areas")[None, :]
     if areas is not None:
@@ -134,7 +136,7 @@ def oks_nms(
     sc = _check_vector(scores, n, "scores")
     joint_scores = np.asarray(keypoint_scores, dtype=np.float64)
     if joint_scores.shape != (n, k):
-        raise ValueError(f"keypoint_scores must have shape {(n, k)}, got {joint_scores.shape}")
+        raise HrtrackError(f"keypoint_scores must have shape {(n, k)}, got {joint_scores.shape}")
     if n == 0:
         return np.zeros(0, np.int64)
     visible = None if in_vis_thre is None else joint_scores > in_vis_thre
@@ -148,3 +150,21 @@ def oks_nms(
         keep.append(i)
         suppressed |= overlap[i] > threshold
     return np.asarray(keep, np.int64)
+
+
+def person_scores(box_scores: np.ndarray, keypoint_scores: np.ndarray, in_vis_thre: float = 0.2) -> np.ndarray:
+    """The official HRNet rescoring: box score x mean of the keypoint scores above `in_vis_thre`.
+
+    Args:
+        box_scores: (N,) detection scores.
+        keypoint_scores: (N,K) keypoint scores (heatmap maxima).
+        in_vis_thre: keypoint scores strictly above it count.
+
+    Returns:
+        (N,) float64; 0 for a person with no keypoint above the threshold.
+    """
+    ks = np.asarray(keypoint_scores)
+    confident = ks > in_vis_thre
+    count = confident.sum(axis=1)
+    mean = np.where(count > 0, (ks * confident).sum(axis=1) / np.maximum(count, 1), 0.0)
+    return np.asarray(box_scores, np.float64) * mean

@@ -3,7 +3,8 @@
 FlowTrack's box propagation (DESIGN.md §4): each joint moves by the flow sampled
 bilinearly at its location; the box of the confident moved joints, extended on
 each side, becomes a candidate box for frame t carrying the previous pose's person
-score and its track id as a hint.
+score. The per-frame step warps the previous poses once (`warp_poses`) and hands
+the moved poses to both `propagate_boxes` and the tracker.
 
 Flow is (H,W,2) float32, displacement in pixels from frame t-1 to frame t; point
 coordinates are pixels with (0,0) the center of the top-left pixel.
@@ -15,14 +16,15 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..errors import HrtrackError
+from ..geometry import extend_boxes, joint_boxes
 from ..structures import Boxes, Poses
-from .nms import extend_boxes
 
 
 def _check_flow(flow: np.ndarray) -> np.ndarray:
     f = np.asarray(flow)
     if f.ndim != 3 or f.shape[2] != 2 or f.shape[0] < 1 or f.shape[1] < 1:
-        raise ValueError(f"flow must have shape (H,W,2), got {f.shape}")
+        raise HrtrackError(f"flow must have shape (H,W,2), got {f.shape}")
     return f
 
 
@@ -42,7 +44,7 @@ def sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
     f = _check_flow(flow)
     pts = np.asarray(points, dtype=np.float64)
     if pts.shape[-1:] != (2,):
-        raise ValueError(f"points must have shape (...,2), got {pts.shape}")
+        raise HrtrackError(f"points must have shape (...,2), got {pts.shape}")
     h, w = f.shape[:2]
     x = np.clip(pts[..., 0], 0, w - 1)
     y = np.clip(pts[..., 1], 0, h - 1)
@@ -79,42 +81,17 @@ def warp_poses(poses: Poses, flow: np.ndarray) -> Poses:
                    boxes=poses.boxes + np.concatenate([mean_shift, mean_shift], axis=1))
 
 
-def joint_boxes(keypoints: np.ndarray, keypoint_scores: np.ndarray,
-                min_joint_score: float) -> tuple[np.ndarray, np.ndarray]:
-    """Tight boxes around the joints whose score is at least `min_joint_score`.
-
-    Args:
-        keypoints: (N,K,2) joints x,y in pixels.
-        keypoint_scores: (N,K) joint scores.
-        min_joint_score: joints scoring below this do not define the box.
-
-    Returns:
-        (N,4) float32 x1,y1,x2,y2 boxes and (N,) bool, False for poses without
-        any such joint (their box rows are zeros).
-    """
-    kp = np.asarray(keypoints, dtype=np.float32)
-    confident = np.asarray(keypoint_scores) >= min_joint_score
-    valid = confident.any(axis=1)
-    mask = confident[..., None]
-    lo = np.where(mask, kp, np.inf).min(axis=1)
-    hi = np.where(mask, kp, -np.inf).max(axis=1)
-    boxes = np.concatenate([lo, hi], axis=1)
-    boxes[~valid] = 0.0
-    return boxes.astype(np.float32), valid
-
 
 def propagate_boxes(
-    poses: Poses,
-    flow: np.ndarray,
+    moved: Poses,
     min_joint_score: float = 0.2,
     extension: float = 0.15,
     image_size: tuple[int, int] | None = None,
-) -> tuple[Boxes, np.ndarray]:
-    """Candidate boxes for frame t from the poses of frame t-1 (FlowTrack).
+) -> Boxes:
+    """Candidate boxes for frame t from the poses of frame t-1 already moved by flow (FlowTrack).
 
     Args:
-        poses: poses of frame t-1 (usually tracked, with track ids).
-        flow: (H,W,2) displacement from frame t-1 to frame t.
+        moved: poses of frame t-1 moved into frame t (`warp_poses`).
         min_joint_score: joints scoring below this do not define the box; the
             default is the COCO `in_vis_thre` (0.2), the bar the estimator's
             rescoring uses for a confident joint. Poses without such a joint
@@ -124,14 +101,12 @@ def propagate_boxes(
             boxes left without area (the person moved out) are dropped.
 
     Returns:
-        Candidate boxes carrying the previous poses' person scores, and (C,)
-        int64 track id hints (the previous poses' `track_ids`).
+        Candidate boxes carrying the moved poses' person scores.
     """
-    moved = warp_poses(poses, flow)
     boxes, valid = joint_boxes(moved.keypoints, moved.keypoint_scores, min_joint_score)
     boxes = extend_boxes(boxes, extension)
     if image_size is not None:
         width, height = image_size
         boxes = np.clip(boxes, 0, np.array([width, height, width, height], np.float32))
         valid &= (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    return Boxes(boxes[valid], moved.scores[valid]), moved.track_ids[valid]
+    return Boxes(boxes[valid], moved.scores[valid])

@@ -26,13 +26,13 @@ def flow_oks_similarity(current: Poses, previous: Poses, sigmas: np.ndarray,
     """OKS between current poses and flow-moved previous poses (FlowTrack).
 
     The scale is the mean of the two poses' box areas; a joint counts when it
-    scores at least `min_joint_score` in both poses.
+    scores above `min_joint_score` in both poses.
 
     Args:
         current: N poses of frame t.
         previous: M poses moved by flow into frame t.
         sigmas: (K,) per-joint OKS sigmas.
-        min_joint_score: joint score below which a joint is ignored.
+        min_joint_score: joints scoring at or below this are ignored.
 
     Returns:
         (N,M) float64 OKS.
@@ -40,8 +40,8 @@ def flow_oks_similarity(current: Poses, previous: Poses, sigmas: np.ndarray,
     areas = box_area(torch.from_numpy(current.boxes)).numpy().astype(np.float64)
     ref_areas = box_area(torch.from_numpy(previous.boxes)).numpy().astype(np.float64)
     return oks(current.keypoints, previous.keypoints, ref_areas, sigmas,
-               ref_visible=previous.keypoint_scores >= min_joint_score,
-               areas=areas, visible=current.keypoint_scores >= min_joint_score)
+               ref_visible=previous.joints_above(min_joint_score),
+               areas=areas, visible=current.joints_above(min_joint_score))
 
 
 def box_iou_similarity(current: Poses, previous: Poses, sigmas: np.ndarray,

@@ -1,9 +1,10 @@
-"""FlowTrack's online pose tracker: flow-moved track poses, similarity, matching, ids.
+"""FlowTrack's online pose tracker: similarity to flow-moved track poses, matching, ids.
 
-Per frame (DESIGN.md §4): every live track's stored appearances are moved by the
-flow from the previous frame into this one; the similarity of each current pose
-to a track is the best over that track's last `q_frames` appearances (each moved
-by the chained flow of the frames since); matched poses inherit the track id,
+Per frame (DESIGN.md §4): the caller (the per-frame step) warps the previous
+frame's tracked poses by the flow once and hands them in; the tracker adds the
+older appearances it keeps for `q_frames > 1` or `max_age > 1` (moved by the same
+flow). The similarity of each current pose to a track is the best over that
+track's last `q_frames` appearances; matched poses inherit the track id,
 unmatched ones start new tracks; a track that goes `max_age` frames without a
 match ends. Ids come from a per-instance counter and never repeat within a video.
 """
@@ -20,22 +21,6 @@ from ..structures import Poses
 from .matching import MATCHERS
 from .propagate import warp_poses
 from .similarity import SIMILARITIES
-
-
-def output_joint_mask(poses: Poses, threshold: float) -> np.ndarray:
-    """Joints to emit in results: those scoring at least `threshold`.
-
-    PoseTrack's MOTA counts every emitted joint as a hypothesis, so writers
-    leave out low-confidence joints rather than emit junk.
-
-    Args:
-        poses: N poses with (N,K) keypoint scores.
-        threshold: minimum joint score to emit.
-
-    Returns:
-        (N,K) bool mask.
-    """
-    return poses.keypoint_scores >= threshold
 
 
 class FlowTracker:
@@ -55,8 +40,9 @@ class FlowTracker:
             frame, as FlowTrack does.
         matcher: name in `MATCHERS`: "greedy" (FlowTrack) or "hungarian".
         sigmas: (K,) per-joint OKS sigmas of the joint layout.
-        min_joint_score: joints scoring below this in either pose are ignored
-            by the OKS similarity (0 counts every joint, as FlowTrack does).
+        min_joint_score: joints scoring at or below this in either pose are
+            ignored by the OKS similarity (0 counts every joint with a positive
+            heatmap peak, as FlowTrack does).
     """
 
     def __init__(
@@ -99,32 +85,34 @@ class FlowTracker:
         """Forget every track and restart ids at 0 (call before each new video)."""
         self._next_id = 0
         self._frame = 0
-        # Appearances of live tracks, in the previous frame's coordinates, and
-        # the frame index each was observed at.
-        self._memory = Poses.empty(len(self.sigmas))
-        self._memory_frames = np.zeros(0, np.int64)
+        # Appearances older than the previous frame that may still match (q_frames > 1 or
+        # max_age > 1), in the previous frame's coordinates, and the frame each was seen at.
+        self._older = Poses.empty(len(self.sigmas))
+        self._older_frames = np.zeros(0, np.int64)
 
-    @property
-    def live_track_ids(self) -> np.ndarray:
-        """(T,) int64 ids of the tracks that can still be matched, ascending."""
-        return np.unique(self._memory.track_ids)
-
-    def __call__(self, poses: Poses, flow: np.ndarray | None) -> Poses:
+    def __call__(self, poses: Poses, previous: Poses, flow: np.ndarray | None) -> Poses:
         """Assign track ids to one frame's poses.
 
         Args:
             poses: the frame's poses; their `track_ids` are ignored.
-            flow: (H,W,2) displacement from the previous frame to this one, or
-                None (first frame, or no motion estimate: tracks are not moved).
+            previous: the previous frame's tracked poses (this tracker's output),
+                already moved into this frame by the caller; empty on the first frame.
+            flow: (H,W,2) displacement from the previous frame to this one, used
+                to move the older appearances kept for `q_frames`/`max_age`; None
+                leaves them where they were (no motion estimate).
 
         Returns:
             The same poses with `track_ids` set.
         """
-        if poses.num_joints != len(self.sigmas):
-            raise ValueError(f"poses have {poses.num_joints} joints but the tracker has {len(self.sigmas)} sigmas")
-        memory = self._memory
-        if flow is not None and len(memory):
-            memory = warp_poses(memory, flow)
+        k = len(self.sigmas)
+        if poses.num_joints != k or previous.num_joints != k:
+            raise HrtrackError(f"poses have {poses.num_joints} joints and previous poses {previous.num_joints}, "
+                               f"but the tracker has {k} sigmas")
+        older = self._older
+        if flow is not None and len(older):
+            older = warp_poses(older, flow)
+        memory = Poses.concat([previous, older], k)
+        memory_frames = np.concatenate([np.full(len(previous), self._frame - 1, np.int64), self._older_frames])
 
         ids = np.full(len(poses), -1, np.int64)
         if len(poses) and len(memory):
@@ -139,14 +127,17 @@ class FlowTracker:
         self._next_id += int(new.sum())
         tracked = poses.with_track_ids(ids)
 
-        self._remember(memory, tracked)
+        self._remember(memory, memory_frames, tracked)
         self._frame += 1
         return tracked
 
-    def _remember(self, memory: Poses, tracked: Poses) -> None:
-        """Add this frame's poses; keep the last Q appearances of tracks still live next frame."""
+    def _remember(self, memory: Poses, memory_frames: np.ndarray, tracked: Poses) -> None:
+        """Keep the older appearances still needed next frame: the last Q per track, of tracks still live.
+
+        This frame's poses are left out: the caller hands them back, moved, as `previous`.
+        """
         pool = Poses.concat([memory, tracked], len(self.sigmas))
-        frames = np.concatenate([self._memory_frames, np.full(len(tracked), self._frame, np.int64)])
+        frames = np.concatenate([memory_frames, np.full(len(tracked), self._frame, np.int64)])
         # Group by track, newest first; rank = position within the group.
         order = np.lexsort((-frames, pool.track_ids))
         grouped = pool.track_ids[order]
@@ -155,5 +146,6 @@ class FlowTracker:
         rank = np.arange(len(order)) - group_start
         last_seen = frames[order][group_start]
         keep = order[(rank < self.q_frames) & (self._frame - last_seen < self.max_age)]
-        self._memory = pool.take(keep)
-        self._memory_frames = frames[keep]
+        keep = keep[frames[keep] < self._frame]
+        self._older = pool.take(keep)
+        self._older_frames = frames[keep]

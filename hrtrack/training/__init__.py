@@ -1,6 +1,6 @@
 """Training HRNet: the heatmap loss, the train/validate engine (DDP, AMP), checkpoints, typed configs."""
 
-from .checkpoints import load_training_state, save_model_weights, save_training_state
+from .state import load_training_state, save_model_weights, save_training_state
 from .config import DataConfig, TestConfig, TrainConfig, TrainSection, load_train_config, model_config_of
 from .engine import Trainer, predict_keypoints, setup_distributed
 from .loss import JointsMSELoss, joints_mse_loss

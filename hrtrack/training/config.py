@@ -78,7 +78,7 @@ class TestConfig:
     use_gt_boxes false takes person boxes from `detections` (a COCO detection
     file; COCO data only; a relative path not found from the working folder is
     taken relative to the dataset root) with scores >= min_detection_score. in_vis_thre and
-    oks_nms_thre: the official COCO rescoring and OKS-NMS settings.
+    oks_nms_threshold: the official COCO rescoring and OKS-NMS settings.
     """
 
     flip_test: bool = True
@@ -87,7 +87,7 @@ class TestConfig:
     min_detection_score: float = 0.0
     batch_size: int = 32
     in_vis_thre: float = 0.2
-    oks_nms_thre: float = 0.9
+    oks_nms_threshold: float = 0.9
 
 
 @dataclass(frozen=True)

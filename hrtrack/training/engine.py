@@ -28,7 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from ..datasets.posetrack import PoseTrackFrame, PoseTrackSequence
+from ..formats.posetrack import PoseTrackFrame, PoseTrackSequence
 from ..datasets.topdown import DataSplit
 from ..errors import HrtrackError
 from ..evaluation.coco import evaluate_keypoints, keypoint_results, rescore_and_nms
@@ -37,10 +37,10 @@ from ..evaluation.posetrack import PoseTrackEvaluator, column_values
 from ..fileio import write_bytes_atomic
 from ..geometry import PIXEL_STD
 from ..models.estimator import PoseEstimator
-from ..models.fast import resolve_device
+from ..device import resolve_device
 from ..skeleton import Layout
-from .checkpoints import (load_training_state, restore_rng_states, save_model_weights, save_training_state,
-                          unwrap)
+from .state import (load_training_state, remove_stale_outputs, restore_rng_states, save_model_weights,
+                    save_training_state, unwrap)
 from .loss import joints_mse_loss
 
 _AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -151,7 +151,7 @@ def predict_keypoints(model: nn.Module, dataset, *, ctx: DistContext, layout: La
     """
     net = unwrap(model)
     was_training = net.training
-    estimator = PoseEstimator(net, dataset.codec.input_size, flip_test=flip_test, layout=layout, device=ctx.device,
+    estimator = PoseEstimator(net, dataset.codec, flip_test=flip_test, layout=layout, device=ctx.device,
                               fold_bn=False, precision="fp32" if amp == "none" else amp, channels_last=False,
                               max_batch=batch_size)
     loader = _loader(dataset, ctx, batch_size, workers, shuffle=False, seed=0, epoch=0)
@@ -215,7 +215,7 @@ class Trainer:
         if sync_bn and ctx.distributed and ctx.device.type != "cuda":
             raise HrtrackError("train.sync_bn needs CUDA devices (SyncBatchNorm does not run on the CPU)")
         if evaluate is not None and not metric:
-            raise ValueError("an evaluator needs the name of its metric")
+            raise HrtrackError("an evaluator needs the name of its metric")
         self.ctx = ctx
         self.layout = layout
         self.train_data, self.val_data = train_data, val_data
@@ -334,6 +334,7 @@ class Trainer:
         ctx = self.ctx
         if ctx.is_main and self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_outputs(self.out_dir)
         for epoch in range(self.start_epoch, self.epochs):
             row: dict[str, float] = {"epoch": epoch, "lr": self.lr}
             row.update(self.train_epoch(epoch))
@@ -409,14 +410,14 @@ def _csv(rows: list[dict[str, float]]) -> str:
 
 # ----------------------------------------------------------------------------- evaluators
 
-def coco_evaluator(split: DataSplit, *, in_vis_thre: float = 0.2, oks_thre: float = 0.9) -> Evaluator:
+def coco_evaluator(split: DataSplit, *, in_vis_thre: float = 0.2, oks_nms_threshold: float = 0.9) -> Evaluator:
     """COCO keypoint AP of a split's predictions: official rescoring, OKS-NMS, pycocotools COCOeval."""
     s = split.samples
     # The official OKS area of a prediction: its padded crop window.
     areas = np.prod(s.scales * PIXEL_STD, axis=1)
 
     def evaluate(keypoints: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-        keep, person = rescore_and_nms(s.image_ids, keypoints, scores, s.scores, areas, in_vis_thre, oks_thre)
+        keep, person = rescore_and_nms(s.image_ids, keypoints, scores, s.scores, areas, in_vis_thre, oks_nms_threshold)
         results = keypoint_results(s.image_ids[keep], keypoints[keep], scores[keep], person[keep])
         return evaluate_keypoints(split.coco.dataset, results)
 
@@ -481,11 +482,11 @@ def posetrack_evaluator(split: DataSplit) -> Evaluator:
     return evaluate
 
 
-def split_evaluator(split: DataSplit, *, in_vis_thre: float = 0.2, oks_thre: float = 0.9,
+def split_evaluator(split: DataSplit, *, in_vis_thre: float = 0.2, oks_nms_threshold: float = 0.9,
                     mpii_gt_mat: str | Path | None = None) -> tuple[Evaluator, str]:
     """The evaluator of a split's format and the name of its headline metric (COCO AP, PCKh, mAP)."""
     if split.fmt == "coco":
-        return coco_evaluator(split, in_vis_thre=in_vis_thre, oks_thre=oks_thre), "AP"
+        return coco_evaluator(split, in_vis_thre=in_vis_thre, oks_nms_threshold=oks_nms_threshold), "AP"
     if split.fmt == "mpii":
         return mpii_evaluator(split, mpii_gt_mat), "PCKh"
     return posetrack_evaluator(split), "mAP_Total"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .synthetic_body import ACTIONS, CYCLE_HZ, RUN, SPEED, WALK, Bodies
+from .body import ACTIONS, CYCLE_HZ, RUN, SPEED, WALK, Bodies
 
 MIN_SCALE, MAX_SCALE = 0.25, 1.3
 

@@ -20,8 +20,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .config import CONFIG_ROOT, dump_config, load_config
-from .errors import HrtrackError
+from ..config import CONFIG_ROOT, dump_config, load_config
+from ..errors import HrtrackError
 
 
 def cache_root() -> Path:
@@ -77,7 +77,7 @@ def _fresh(path: Path) -> Path:
 
 def prepare_data(settings: DemoSettings, root: Path, progress: bool = True) -> Path:
     """The synthetic dataset of `settings`, generated once and cached."""
-    from .datasets.synthetic import generate_dataset
+    from ..synthetic import generate_dataset
 
     data = root / f"data-{settings.key('data')}"
     if (data / "synthetic.json").is_file():
@@ -93,8 +93,8 @@ def prepare_data(settings: DemoSettings, root: Path, progress: bool = True) -> P
 
 def prepare_model(settings: DemoSettings, data: Path, root: Path, progress: bool = True) -> tuple[Path, Path]:
     """(weights, model config YAML) of the small HRNet trained on `data`'s train split, cached."""
-    from .cli import main as cli_main
-    from .training.config import load_train_config, model_config_of
+    from ..cli import main as cli_main
+    from ..training.config import load_train_config, model_config_of
 
     run = root / f"model-{settings.key('model')}"
     weights, model_yaml = run / "final_state.pth", run / "model.yaml"
@@ -118,16 +118,17 @@ def prepare_model(settings: DemoSettings, data: Path, root: Path, progress: bool
 
 def run_demo(settings: DemoSettings, out: Path, progress: bool = True, cache: Path | None = None) -> DemoResult:
     """Run the whole demo; outputs (predictions, video, scores) go to `out`; data and model to `cache`."""
-    from .datasets.posetrack import read_sequence, sequence_files
-    from .evaluation.posetrack import evaluate_folders
-    from .fileio import write_json_atomic
-    from .pipeline.build import build_pipeline, precomputed_fn
-    from .pipeline.config import PipelineConfig
-    from .pipeline.dataset import resolve_under, track_dataset
-    from .pipeline.runner import track_source
-    from .pipeline.sinks import VideoSink
-    from .pipeline.sources import ImageListSource
-    from .models.detector import PrecomputedDetections
+    from ..formats.posetrack import read_sequence, sequence_files
+    from ..evaluation.posetrack import evaluate_folders
+    from ..fileio import write_json_atomic
+    from ..pipeline.build import build_pipeline, precomputed_fn
+    from ..pipeline.config import PipelineConfig
+    from ..fileio import resolve_under
+    from ..pipeline.track_dataset import track_dataset
+    from ..pipeline.runner import track_source
+    from ..pipeline.sinks import VideoSink
+    from ..pipeline.sources import ImageListSource
+    from ..formats.detections import read_coco_detections
 
     start = time.perf_counter()
     root = cache if cache is not None else cache_root() / "demo"
@@ -154,7 +155,7 @@ def run_demo(settings: DemoSettings, out: Path, progress: bool = True, cache: Pa
                              names=[fr.image for fr in seq.frames], description=first)
     built = build_pipeline(cfg, weights, device="cpu")
     video = out / f"{first}.mp4"
-    track_source(source, precomputed_fn(PrecomputedDetections.from_coco(detections)), built.pipeline,
+    track_source(source, precomputed_fn(read_coco_detections(detections)), built.pipeline,
                  [VideoSink(video, 25.0, built.model_config.joint_layout, cfg.output.joint_threshold)],
                  progress=progress, desc="render")
     print("[4/4] PoseTrack evaluation (poseval's definitions)")

@@ -33,14 +33,13 @@ from tqdm import tqdm
 from ..errors import HrtrackError
 from ..fileio import atomic_path, write_json_atomic
 from ..structures import Boxes
-from .coco import CocoImage, write_coco_detections, write_coco_keypoints
-from .mpii import PIXEL_STD, MpiiAnnotations, write_mpii_json
-from .posetrack import PoseTrackFrame, PoseTrackSequence, write_posetrack17, write_posetrack18
-from .synthetic_video import (POSETRACK_EVALUATED, SyntheticFrame, SyntheticVideo, VideoScript, check_clip_options,
-                              labeled_frames, sample_script)
-
-__all__ = ["DatasetSummary", "SPLIT_BASE", "SyntheticFrame", "SyntheticVideo", "VideoScript", "generate_dataset",
-           "labeled_frames", "sample_script", "simulate_detections"]
+from ..formats.coco import CocoImage, write_coco_keypoints
+from ..formats.detections import write_coco_detections
+from ..formats.mpii import MpiiAnnotations, write_mpii_json
+from ..geometry import PIXEL_STD
+from ..formats.posetrack import PoseTrackFrame, PoseTrackSequence, write_posetrack17, write_posetrack18
+from .script import check_clip_options
+from .video import POSETRACK_EVALUATED, SyntheticFrame, SyntheticVideo
 
 # First video number of each split: names and image ids stay unique across splits.
 SPLIT_BASE = {"train": 0, "val": 10000, "test": 20000}

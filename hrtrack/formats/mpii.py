@@ -22,10 +22,9 @@ import scipy.io
 from ..errors import HrtrackError
 from ..fileio import read_json, write_json_atomic
 from ..skeleton import MPII
-from ._json import fields, float32_list, is_number, numbers, short
+from .json_fields import fields, float32_list, is_number, numbers, short
 
 NUM_JOINTS = MPII.num_joints
-PIXEL_STD = 200.0  # MPII's scale unit: a scale of 1 is a 200-pixel-tall person
 
 
 @dataclass

@@ -9,17 +9,16 @@ makes a resumed or sharded run byte-identical to an uninterrupted one.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from glob import escape as glob_escape
 from pathlib import Path
 
 from tqdm import tqdm
 
 from ..config import dump_config, read_yaml, to_dict
-from ..datasets.posetrack import read_sequence, sequence_files
 from ..errors import HrtrackError
-from ..models.detector import PrecomputedDetections
+from ..fileio import remove_stale_temporaries, resolve_under
+from ..formats.detections import read_coco_detections
+from ..formats.posetrack import read_sequence, sequence_files
 from ..structures import Poses
 from .build import build_pipeline, detector_fn, precomputed_fn
 from .config import PipelineConfig
@@ -43,18 +42,6 @@ class DatasetRun:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def resolve_under(root: Path, relative: str, where: str) -> Path:
-    """`root / relative`, refusing paths that escape `root` (e.g. "../../etc/passwd" or "/etc/passwd").
-
-    The annotation's path is normalised as text, not through the file system: a
-    symbolic link the user placed inside the root (an `images` folder linked to
-    another disk) is the user's choice and is followed; ".." in a file is not.
-    """
-    base = root.resolve()
-    path = Path(os.path.normpath(base / relative))
-    if base != path and base not in path.parents:
-        raise HrtrackError(f"{where}: image path {relative!r} escapes the images root {root}")
-    return path
 
 
 def _flatten(data: dict, prefix: str = "") -> dict:
@@ -79,14 +66,6 @@ def _check_same_config(cfg: PipelineConfig, saved: Path) -> None:
                            f"{new.get(key)!r} now); pass --overwrite to redo them or choose another --out")
 
 
-def _remove_stale_temporaries(folder: Path, name: str) -> None:
-    """Delete what a killed run left of `folder/name`'s atomic write (`fileio.atomic_path`'s temporary files).
-
-    Only this shard's own sequences are cleaned, so a shard never touches a file
-    another shard is writing.
-    """
-    for tmp in folder.glob(f".{glob_escape(name)}.*.tmp.json"):
-        tmp.unlink(missing_ok=True)
 
 
 class _GroundTruthFrames:
@@ -137,10 +116,10 @@ def track_dataset(cfg: PipelineConfig, *, images_root: Path, annotations: Path, 
             raise HrtrackError(f"{files[s]}: image {missing[0]} not found under the images root {images_root}"
                                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     for s in todo:
-        _remove_stale_temporaries(out_dir, f"{s}.json")
+        remove_stale_temporaries(out_dir / f"{s}.json")
     built = build_pipeline(cfg, pose_weights, device=device, flow_weights=flow_weights)
     if detections is not None:
-        dets = PrecomputedDetections.from_coco(detections)
+        dets = read_coco_detections(detections)
         all_names = [fr.image for seq in sequences.values() for fr in seq.frames]
         ids = {fr.image: fr.image_id for seq in sequences.values() for fr in seq.frames if fr.image_id is not None}
         try:
@@ -152,7 +131,7 @@ def track_dataset(cfg: PipelineConfig, *, images_root: Path, annotations: Path, 
             dets.check_frames(image_ids=list(ids.values()))
             detect = precomputed_fn(dets, image_ids=ids)
     else:
-        detect = detector_fn(cfg, detections=None, detector_weights=detector_weights, device=device)
+        detect = detector_fn(cfg, detector_weights=detector_weights, device=device)
     if k == 0:
         dump_config(cfg, out_dir / "config.yaml")
     layout = built.model_config.joint_layout

@@ -14,7 +14,6 @@ Every malformed input raises `HrtrackError` naming the file and the field.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -25,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import HrtrackError
-from ..fileio import atomic_path, read_json, write_json_atomic
+from ..fileio import AtomicWrite, read_json, write_json_atomic
 from ..skeleton import POSETRACK, PT17_TO_PT18
+from .json_fields import PLAIN_NUMBERS, as_dict, as_list, flag, float32_list, integer, number, numbers, short
 
 NUM_JOINTS = POSETRACK.num_joints
 NUM_PT17_JOINTS = len(PT17_TO_PT18)
@@ -105,61 +105,31 @@ class PoseTrackSequence:
 
 # ---------------------------------------------------------------- validation helpers
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _is_number(v: Any) -> bool:
-    """A finite float, or an int that fits int64 (ids and counts are kept in int64 arrays)."""
-    if isinstance(v, bool):
-        return False
-    if isinstance(v, int):
-        return -2**63 <= v < 2**63
-    return isinstance(v, float) and math.isfinite(v)
 
 
-def _number(v: Any, name: str, where: str) -> float:
-    if not _is_number(v):
-        raise HrtrackError(f"{name}: {where} must be a finite number, got {_short(v)}")
-    return float(v)
 
 
-def _integer(v: Any, name: str, where: str) -> int:
-    if not (_is_number(v) and float(v).is_integer()):
-        raise HrtrackError(f"{name}: {where} must be an integer, got {_short(v)}")
-    return int(v)
 
 
-def _flag(v: Any, name: str, where: str) -> bool:
-    if isinstance(v, bool) or (isinstance(v, int) and v in (0, 1)):
-        return bool(v)
-    raise HrtrackError(f"{name}: {where} must be true/false or 0/1, got {_short(v)}")
 
 
 def _unwrap(d: dict, key: str, name: str, where: str) -> Any:
     """The single element of `d[key]`; poseval crashes on bare scalars, so they are errors."""
     v = d[key]
     if not (isinstance(v, list) and len(v) == 1):
-        raise HrtrackError(f"{name}: {where}.{key} must be a one-element list such as [{_short(v)}] "
-                           f"(PoseTrack 2017 wraps every scalar), got {_short(v)}")
+        raise HrtrackError(f"{name}: {where}.{key} must be a one-element list such as [{short(v)}] "
+                           f"(PoseTrack 2017 wraps every scalar), got {short(v)}")
     return v[0]
 
 
-def _list(v: Any, name: str, where: str) -> list:
-    if not isinstance(v, list):
-        raise HrtrackError(f"{name}: {where} must be a list, got {_short(v)}")
-    return v
 
 
-def _dict(v: Any, name: str, where: str) -> dict:
-    if not isinstance(v, dict):
-        raise HrtrackError(f"{name}: {where} must be an object, got {_short(v)}")
-    return v
 
 
 def _track_id(v: Any, name: str, where: str) -> int:
-    tid = _integer(v, name, where)
+    tid = integer(v, name, where)
     if not 0 <= tid < MAX_TRACK_ID:
         raise HrtrackError(f"{name}: {where} = {tid} is outside 0..{MAX_TRACK_ID - 1} (poseval's limit)")
     return tid
@@ -218,7 +188,6 @@ def _has_points(rect: dict) -> bool:
 
 # A point's "score" when the file gives none (the list itself marks the absence).
 _NO_SCORE = [float("nan")]
-_PLAIN_NUMBERS = {int, float}
 
 
 def _points17_fast(points: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -235,7 +204,7 @@ def _points17_fast(points: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | N
     if not all(type(c) is list and len(c) == 1 for c in cells):
         return None
     values = [c[0] for c in cells]
-    if not ({type(v) for v in values} <= _PLAIN_NUMBERS and all(-2**63 <= v < 2**63 for v in values)):
+    if not ({type(v) for v in values} <= PLAIN_NUMBERS and all(-2**63 <= v < 2**63 for v in values)):
         return None
     arr = np.array(values, np.float64).reshape(-1, 4)
     absent = np.array([row[3] is _NO_SCORE for row in rows], bool).reshape(-1)
@@ -249,23 +218,23 @@ def _points17_fast(points: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | N
 
 def _points17_checked(points: Any, name: str, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`_points17_fast`'s result, point by point, raising HrtrackError on the first malformed field."""
-    points = _list(points, name, where)
+    points = as_list(points, name, where)
     ids, xy, scores = [], [], []
     for pi, pt in enumerate(points):
         pw = f"{where}[{pi}]"
-        pt = _dict(pt, name, pw)
+        pt = as_dict(pt, name, pw)
         for key in ("id", "x", "y"):
             if key not in pt:
                 raise HrtrackError(f"{name}: {pw} has no {key!r}")
-        jid = _integer(_unwrap(pt, "id", name, pw), name, f"{pw}.id")
+        jid = integer(_unwrap(pt, "id", name, pw), name, f"{pw}.id")
         if not 0 <= jid < NUM_PT17_JOINTS:
             raise HrtrackError(f"{name}: {pw}.id = {jid} is not a PoseTrack 2017 joint id (0..14)")
         if jid in ids:
             raise HrtrackError(f"{name}: {pw}.id = {jid} appears twice in one person")
         ids.append(jid)
-        xy.append((_number(_unwrap(pt, "x", name, pw), name, f"{pw}.x"),
-                   _number(_unwrap(pt, "y", name, pw), name, f"{pw}.y")))
-        scores.append(_number(_unwrap(pt, "score", name, pw), name, f"{pw}.score") if "score" in pt
+        xy.append((number(_unwrap(pt, "x", name, pw), name, f"{pw}.x"),
+                   number(_unwrap(pt, "y", name, pw), name, f"{pw}.y")))
+        scores.append(number(_unwrap(pt, "score", name, pw), name, f"{pw}.score") if "score" in pt
                       else float("nan"))
     return np.array(ids, np.int64), np.array(xy, np.float64).reshape(-1, 2), np.array(scores, np.float64)
 
@@ -284,53 +253,53 @@ def _parse17_person(rect: dict, people: _People, row: int, name: str, where: str
     if head and len(head) != 4:
         raise HrtrackError(f"{name}: {where} has head box fields {head}; all of x1, y1, x2, y2 are needed")
     if head:
-        people.head_boxes[row] = [_number(_unwrap(rect, k, name, where), name, f"{where}.{k}")
+        people.head_boxes[row] = [number(_unwrap(rect, k, name, where), name, f"{where}.{k}")
                                   for k in ("x1", "y1", "x2", "y2")]
     if "score" in rect:
-        people.scores[row] = _number(_unwrap(rect, "score", name, where), name, f"{where}.score")
+        people.scores[row] = number(_unwrap(rect, "score", name, where), name, f"{where}.score")
     if "track_id" in rect:
         people.track_ids[row] = _track_id(_unwrap(rect, "track_id", name, where), name, f"{where}.track_id")
 
 
 def _parse_polygon17(region: Any, name: str, where: str) -> np.ndarray:
-    points = _list(_dict(region, name, where).get("point"), name, f"{where}.point")
+    points = as_list(as_dict(region, name, where).get("point"), name, f"{where}.point")
     xy = np.zeros((len(points), 2), np.float32)
     for pi, pt in enumerate(points):
         pw = f"{where}.point[{pi}]"
-        pt = _dict(pt, name, pw)
+        pt = as_dict(pt, name, pw)
         if "x" not in pt or "y" not in pt:
             raise HrtrackError(f"{name}: {pw} needs 'x' and 'y'")
-        xy[pi] = (_number(_unwrap(pt, "x", name, pw), name, f"{pw}.x"),
-                  _number(_unwrap(pt, "y", name, pw), name, f"{pw}.y"))
+        xy[pi] = (number(_unwrap(pt, "x", name, pw), name, f"{pw}.x"),
+                  number(_unwrap(pt, "y", name, pw), name, f"{pw}.y"))
     return xy
 
 
 def _parse17(obj: Any, name: str) -> PoseTrackSequence:
     if not isinstance(obj, dict) or "annolist" not in obj:
         raise HrtrackError(f"{name}: no 'annolist' (PoseTrack 2017) nor 'images' (PoseTrack 2018) field")
-    annolist = _list(obj["annolist"], name, "annolist")
+    annolist = as_list(obj["annolist"], name, "annolist")
     frames = []
     for fi, entry in enumerate(annolist):
         where = f"annolist[{fi}]"
-        entry = _dict(entry, name, where)
+        entry = as_dict(entry, name, where)
         image = ""
         if "image" in entry:
-            img = _dict(_unwrap(entry, "image", name, where), name, f"{where}.image[0]")
+            img = as_dict(_unwrap(entry, "image", name, where), name, f"{where}.image[0]")
             image = img.get("name", "")
             if not isinstance(image, str):
-                raise HrtrackError(f"{name}: {where}.image[0].name must be a string, got {_short(image)}")
-        rects = _list(entry.get("annorect", []), name, f"{where}.annorect")
-        kept = [(ri, _dict(r, name, f"{where}.annorect[{ri}]")) for ri, r in enumerate(rects)]
+                raise HrtrackError(f"{name}: {where}.image[0].name must be a string, got {short(image)}")
+        rects = as_list(entry.get("annorect", []), name, f"{where}.annorect")
+        kept = [(ri, as_dict(r, name, f"{where}.annorect[{ri}]")) for ri, r in enumerate(rects)]
         kept = [(ri, r) for ri, r in kept if _has_points(r)]
         people = _People(len(kept))
         for row, (ri, rect) in enumerate(kept):
             _parse17_person(rect, people, row, name, f"{where}.annorect[{ri}]")
         _check_unique_ids(people.track_ids, name, where)
         ignore = [_parse_polygon17(r, name, f"{where}.ignore_regions[{k}]")
-                  for k, r in enumerate(_list(entry.get("ignore_regions", []), name, f"{where}.ignore_regions"))]
+                  for k, r in enumerate(as_list(entry.get("ignore_regions", []), name, f"{where}.ignore_regions"))]
         labeled = len(rects) > 0
         if "is_labeled" in entry:
-            labeled = _flag(_unwrap(entry, "is_labeled", name, where), name, f"{where}.is_labeled")
+            labeled = flag(_unwrap(entry, "is_labeled", name, where), name, f"{where}.is_labeled")
         frames.append(people.frame(image, labeled, ignore, None, len(rects) - len(kept)))
     vid = next((v for v in (_vid_id_from_image(f.image) for f in frames) if v), None)
     return PoseTrackSequence(Path(name).stem, frames, vid)
@@ -343,14 +312,14 @@ def _keypoint_slots(obj: dict, name: str) -> np.ndarray:
     if "categories" not in obj:
         names: list = list(POSETRACK.joint_names)
     else:
-        cats = _list(obj["categories"], name, "categories")
+        cats = as_list(obj["categories"], name, "categories")
         if len(cats) != 1 or not isinstance(cats[0], dict) or "keypoints" not in cats[0]:
             raise HrtrackError(f"{name}: categories must hold exactly one person category with 'keypoints'")
-        names = _list(cats[0]["keypoints"], name, "categories[0].keypoints")
+        names = as_list(cats[0]["keypoints"], name, "categories[0].keypoints")
     slots = []
     for k, joint in enumerate(names):
         if joint not in POSETRACK.joint_names:
-            raise HrtrackError(f"{name}: categories[0].keypoints[{k}] = {_short(joint)} is not a PoseTrack joint")
+            raise HrtrackError(f"{name}: categories[0].keypoints[{k}] = {short(joint)} is not a PoseTrack joint")
         slots.append(POSETRACK.index(joint))
     slots_arr = np.array(slots, np.int64)
     if len(np.unique(slots_arr)) != len(slots_arr):
@@ -359,11 +328,6 @@ def _keypoint_slots(obj: dict, name: str) -> np.ndarray:
     return np.where(evaluated, slots_arr, -1)
 
 
-def _numbers(v: Any, length: int, name: str, where: str) -> np.ndarray:
-    arr = _list(v, name, where)
-    if len(arr) == length and {type(x) for x in arr} <= _PLAIN_NUMBERS and all(map(_is_number, arr)):
-        return np.asarray(arr, np.float64)
-    raise HrtrackError(f"{name}: {where} must be {length} finite numbers, got {_short(v)}")
 
 
 def _xywh_to_xyxy(b: np.ndarray) -> np.ndarray:
@@ -374,58 +338,58 @@ def _parse18_person(ann: dict, slots: np.ndarray, people: _People, row: int, nam
     k = len(slots)
     if "keypoints" not in ann:
         raise HrtrackError(f"{name}: {where} has no 'keypoints'")
-    kp = _numbers(ann["keypoints"], 3 * k, name, f"{where}.keypoints").reshape(k, 3)
+    kp = numbers(ann["keypoints"], 3 * k, name, f"{where}.keypoints").reshape(k, 3)
     present = ~(kp == 0).all(axis=1) & (slots >= 0)
     people.keypoints[row, slots[present]] = kp[present, :2]
     people.visible[row, slots[present]] = True
     if ann.get("scores"):
-        js = _numbers(ann["scores"], k, name, f"{where}.scores")
+        js = numbers(ann["scores"], k, name, f"{where}.scores")
         people.joint_scores[row, slots[slots >= 0]] = js[slots >= 0]
     if "score" in ann:
-        people.scores[row] = _number(ann["score"], name, f"{where}.score")
+        people.scores[row] = number(ann["score"], name, f"{where}.score")
     if "track_id" in ann:
         people.track_ids[row] = _track_id(ann["track_id"], name, f"{where}.track_id")
     for key, dest in (("bbox", people.boxes), ("bbox_head", people.head_boxes)):
         if ann.get(key) is not None:
-            dest[row] = _xywh_to_xyxy(_numbers(ann[key], 4, name, f"{where}.{key}"))
+            dest[row] = _xywh_to_xyxy(numbers(ann[key], 4, name, f"{where}.{key}"))
 
 
 def _parse_regions18(img: dict, name: str, where: str) -> list[np.ndarray]:
     xs = img.get("ignore_regions_x") or []
     ys = img.get("ignore_regions_y") or []
-    xs = _list(xs, name, f"{where}.ignore_regions_x")
-    ys = _list(ys, name, f"{where}.ignore_regions_y")
+    xs = as_list(xs, name, f"{where}.ignore_regions_x")
+    ys = as_list(ys, name, f"{where}.ignore_regions_y")
     if len(xs) != len(ys):
         raise HrtrackError(f"{name}: {where} has {len(xs)} ignore_regions_x but {len(ys)} ignore_regions_y")
     polys = []
     for r, (px, py) in enumerate(zip(xs, ys)):
-        px = _list(px, name, f"{where}.ignore_regions_x[{r}]")
-        rx = _numbers(px, len(px), name, f"{where}.ignore_regions_x[{r}]")
-        ry = _numbers(py, len(px), name, f"{where}.ignore_regions_y[{r}]")
+        px = as_list(px, name, f"{where}.ignore_regions_x[{r}]")
+        rx = numbers(px, len(px), name, f"{where}.ignore_regions_x[{r}]")
+        ry = numbers(py, len(px), name, f"{where}.ignore_regions_y[{r}]")
         polys.append(np.stack([rx, ry], axis=1).astype(np.float32))
     return polys
 
 
 def _parse18(obj: dict, name: str) -> PoseTrackSequence:
     slots = _keypoint_slots(obj, name)
-    images = _list(obj["images"], name, "images")
-    anns = _list(obj.get("annotations", []), name, "annotations")
+    images = as_list(obj["images"], name, "images")
+    anns = as_list(obj.get("annotations", []), name, "annotations")
     by_image: dict[int, list[tuple[int, dict]]] = {}
     ids = []
     for ii, img in enumerate(images):
-        img = _dict(img, name, f"images[{ii}]")
+        img = as_dict(img, name, f"images[{ii}]")
         if "id" not in img:
             raise HrtrackError(f"{name}: images[{ii}] has no 'id'")
-        iid = _integer(img["id"], name, f"images[{ii}].id")
+        iid = integer(img["id"], name, f"images[{ii}].id")
         if iid in by_image:
             raise HrtrackError(f"{name}: images[{ii}].id = {iid} appears twice")
         by_image[iid] = []
         ids.append(iid)
     for ai, ann in enumerate(anns):
-        ann = _dict(ann, name, f"annotations[{ai}]")
+        ann = as_dict(ann, name, f"annotations[{ai}]")
         if "image_id" not in ann:
             raise HrtrackError(f"{name}: annotations[{ai}] has no 'image_id'")
-        iid = _integer(ann["image_id"], name, f"annotations[{ai}].image_id")
+        iid = integer(ann["image_id"], name, f"annotations[{ai}].image_id")
         if iid not in by_image:
             raise HrtrackError(f"{name}: annotations[{ai}].image_id = {iid} is not the id of any image")
         by_image[iid].append((ai, ann))
@@ -435,7 +399,7 @@ def _parse18(obj: dict, name: str) -> PoseTrackSequence:
         where = f"images[{ii}]"
         image = img.get("file_name", "")
         if not isinstance(image, str):
-            raise HrtrackError(f"{name}: {where}.file_name must be a string, got {_short(image)}")
+            raise HrtrackError(f"{name}: {where}.file_name must be a string, got {short(image)}")
         if vid is None and img.get("vid_id") is not None:
             vid = str(img["vid_id"])
         people = _People(len(by_image[iid]))
@@ -444,7 +408,7 @@ def _parse18(obj: dict, name: str) -> PoseTrackSequence:
         _check_unique_ids(people.track_ids, name, f"{where} (image id {iid})")
         labeled = len(by_image[iid]) > 0
         if "is_labeled" in img:
-            labeled = _flag(img["is_labeled"], name, f"{where}.is_labeled")
+            labeled = flag(img["is_labeled"], name, f"{where}.is_labeled")
         frames.append(people.frame(image, labeled, _parse_regions18(img, name, where), iid))
     if vid is None:
         vid = next((v for v in (_vid_id_from_image(f.image) for f in frames) if v), None)
@@ -498,9 +462,6 @@ def sequence_files(folder: str | os.PathLike) -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.json")) if p.is_file()}
 
 
-def _floats(values: np.ndarray) -> list[float]:
-    """Shortest decimal of each float32 value, so writing then reading gives the same float32."""
-    return [float(s) for s in np.asarray(values, np.float32).astype(str)]
 
 
 def _check_frame_writable(fr: PoseTrackFrame, name: str, fi: int) -> None:
@@ -510,7 +471,7 @@ def _check_frame_writable(fr: PoseTrackFrame, name: str, fi: int) -> None:
                            f"(ids must be < {MAX_TRACK_ID}, poseval's limit); write --format coco for longer videos")
     known = fr.track_ids[fr.track_ids >= 0]
     if len(np.unique(known)) != len(known):
-        raise ValueError(f"{name} frame {fi}: duplicate track ids {fr.track_ids.tolist()}")
+        raise HrtrackError(f"{name} frame {fi}: duplicate track ids {fr.track_ids.tolist()}")
 
 
 def _check_writable(seq: PoseTrackSequence) -> None:
@@ -528,9 +489,9 @@ def posetrack17_frame(fr: PoseTrackFrame, index: int) -> dict:
         vis = fr.visible[p, PT17_TO_PT18]
         jids = np.flatnonzero(vis)
         slots = PT17_TO_PT18[jids]
-        xs, ys = _floats(fr.keypoints[p, slots, 0]), _floats(fr.keypoints[p, slots, 1])
+        xs, ys = float32_list(fr.keypoints[p, slots, 0]), float32_list(fr.keypoints[p, slots, 1])
         js = fr.joint_scores[p, slots]
-        jss = _floats(js)
+        jss = float32_list(js)
         points = []
         for k, jid in enumerate(jids.tolist()):
             point = {"id": [jid], "x": [xs[k]], "y": [ys[k]]}
@@ -539,15 +500,15 @@ def posetrack17_frame(fr: PoseTrackFrame, index: int) -> dict:
             points.append(point)
         rect: dict[str, Any] = {}
         if np.isfinite(fr.head_boxes[p]).all():
-            for key, v in zip(("x1", "y1", "x2", "y2"), _floats(fr.head_boxes[p])):
+            for key, v in zip(("x1", "y1", "x2", "y2"), float32_list(fr.head_boxes[p])):
                 rect[key] = [v]
         if np.isfinite(fr.scores[p]):
-            rect["score"] = _floats(fr.scores[p:p + 1])
+            rect["score"] = float32_list(fr.scores[p:p + 1])
         if fr.track_ids[p] >= 0:
             rect["track_id"] = [int(fr.track_ids[p])]
         rect["annopoints"] = [{"point": points}]
         rects.append(rect)
-    regions = [{"point": [{"x": [x], "y": [y]} for x, y in zip(_floats(poly[:, 0]), _floats(poly[:, 1]))]}
+    regions = [{"point": [{"x": [x], "y": [y]} for x, y in zip(float32_list(poly[:, 0]), float32_list(poly[:, 1]))]}
                for poly in fr.ignore_regions]
     return {"image": [{"name": fr.image}], "annorect": rects, "ignore_regions": regions,
             "is_labeled": [bool(fr.is_labeled)], "imgnum": [index + 1]}
@@ -579,7 +540,7 @@ def _image_ids(seq: PoseTrackSequence) -> list[int]:
     video = _video_number(seq.vid_id)
     out = [_image_id(fr, fi, video) for fi, fr in enumerate(seq.frames)]
     if len(set(out)) != len(out):
-        raise ValueError(f"{seq.name}: image ids are not unique")
+        raise HrtrackError(f"{seq.name}: image ids are not unique")
     return out
 
 
@@ -587,8 +548,8 @@ def posetrack18_image(fr: PoseTrackFrame, image_id: int, nframes: int, vid_id: s
     """The `images` entry of one frame of a PoseTrack 2018 file."""
     image = {"id": image_id, "file_name": fr.image, "frame_id": image_id, "is_labeled": bool(fr.is_labeled),
              "nframes": nframes,
-             "ignore_regions_x": [_floats(p[:, 0]) for p in fr.ignore_regions],
-             "ignore_regions_y": [_floats(p[:, 1]) for p in fr.ignore_regions]}
+             "ignore_regions_x": [float32_list(p[:, 0]) for p in fr.ignore_regions],
+             "ignore_regions_y": [float32_list(p[:, 1]) for p in fr.ignore_regions]}
     if vid_id is not None:
         image["vid_id"] = vid_id
     return image
@@ -602,14 +563,14 @@ def posetrack18_annotations(fr: PoseTrackFrame, image_id: int) -> list[dict]:
         kp[:, :2] = np.where(fr.visible[p, :, None], fr.keypoints[p], 0.0)
         kp[:, 2] = fr.visible[p]
         ann: dict[str, Any] = {"id": image_id * 100 + p, "image_id": image_id, "category_id": 1,
-                               "keypoints": _floats(kp.reshape(-1))}
+                               "keypoints": float32_list(kp.reshape(-1))}
         if fr.track_ids[p] >= 0:
             ann["track_id"] = int(fr.track_ids[p])
         js = fr.joint_scores[p]
         if np.isfinite(js[fr.visible[p]]).any():
-            ann["scores"] = _floats(np.where(np.isfinite(js), js, 0.0))
+            ann["scores"] = float32_list(np.where(np.isfinite(js), js, 0.0))
         if np.isfinite(fr.scores[p]):
-            ann["score"] = _floats(fr.scores[p:p + 1])[0]
+            ann["score"] = float32_list(fr.scores[p:p + 1])[0]
         for key, box in (("bbox", fr.boxes[p]), ("bbox_head", fr.head_boxes[p])):
             if np.isfinite(box).all():
                 # Full float64 digits: x + w then gives back the float32 x2 exactly.
@@ -662,7 +623,7 @@ class PoseTrackWriter:
 
     def __init__(self, path: str | os.PathLike, fmt: str, name: str, vid_id: str | None = None) -> None:
         if fmt not in ("posetrack17", "posetrack18"):
-            raise ValueError(f"fmt must be posetrack17 or posetrack18, got {fmt!r}")
+            raise HrtrackError(f"fmt must be posetrack17 or posetrack18, got {fmt!r}")
         self.path = Path(path)
         self.fmt = fmt
         self.name = name
@@ -672,11 +633,10 @@ class PoseTrackWriter:
         self._annotations = 0
         # Ids from the frames themselves can repeat (ids made here from the frame index cannot).
         self._given_ids: set[int] = set()
-        self._ctx = atomic_path(self.path)
-        self._tmp = self._ctx.__enter__()
+        self._output = AtomicWrite(self.path)
         self._scratch: list[Any] = []
         try:
-            self._file = open(self._tmp, "w", encoding="utf-8")
+            self._file = open(self._output.tmp, "w", encoding="utf-8")
             if fmt == "posetrack17":
                 self._file.write('{"annolist": [')
             else:
@@ -703,7 +663,7 @@ class PoseTrackWriter:
             iid = _image_id(fr, self._count, self._video)
             if fr.image_id is not None:
                 if iid in self._given_ids:
-                    raise ValueError(f"{self.name}: image id {iid} appears twice")
+                    raise HrtrackError(f"{self.name}: image id {iid} appears twice")
                 self._given_ids.add(iid)
             images, annotations = self._scratch
             # One image per line, without the frame count that only close() knows.
@@ -719,7 +679,7 @@ class PoseTrackWriter:
         except OSError as exc:
             self.abort()
             raise HrtrackError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        self._ctx.__exit__(None, None, None)
+        self._output.commit()
 
     def _finish(self) -> None:
         if self.fmt == "posetrack17":
@@ -744,10 +704,7 @@ class PoseTrackWriter:
         if hasattr(self, "_file"):
             self._file.close()
         self._close_scratch()
-        try:
-            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
-        except RuntimeError:
-            pass
+        self._output.discard()
 
     def _close_scratch(self) -> None:
         for f in self._scratch:

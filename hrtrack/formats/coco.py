@@ -22,8 +22,7 @@ from pycocotools.coco import COCO as _COCOIndex
 from ..errors import HrtrackError
 from ..fileio import read_json, write_json_atomic
 from ..skeleton import COCO
-from ..structures import Boxes
-from ._json import fields, float32_list, integer, is_number, numbers, short
+from .json_fields import fields, float32_list, integer, is_number, numbers, short
 
 NUM_JOINTS = COCO.num_joints
 PERSON_CATEGORY = {"id": 1, "name": "person", "supercategory": "person",
@@ -62,7 +61,7 @@ class CocoImage:
         if not self.segmentations:
             self.segmentations = [[] for _ in range(n)]
         if len(self.segmentations) != n:
-            raise ValueError(f"{len(self.segmentations)} segmentations for {n} annotations")
+            raise HrtrackError(f"{len(self.segmentations)} segmentations for {n} annotations")
         self.segmentations = [[np.asarray(p, np.float32).reshape(-1, 2) for p in polys]
                               for polys in self.segmentations]
 
@@ -197,67 +196,4 @@ def read_coco_keypoints(path: str | os.PathLike) -> list[CocoImage]:
             iscrowd=np.asarray([a["iscrowd"] for a in anns], bool),
             segmentations=[[np.asarray(p, np.float32).reshape(-1, 2) for p in a.get("segmentation", [])]
                            for a in anns]))
-    return out
-
-
-def to_coco_detections(image_ids: Sequence[int], boxes: Sequence[Boxes],
-                       file_names: Sequence[str] | None = None) -> list[dict]:
-    """COCO detection records for per-image `Boxes` (x1,y1,x2,y2 -> bbox [x,y,w,h])."""
-    if len(image_ids) != len(boxes) or (file_names is not None and len(file_names) != len(boxes)):
-        raise ValueError(f"{len(image_ids)} image ids, {len(boxes)} box sets and "
-                         f"{None if file_names is None else len(file_names)} file names")
-    out = []
-    for k, (iid, b) in enumerate(zip(image_ids, boxes)):
-        scores = float32_list(b.scores)
-        for n in range(len(b)):
-            # Full float64 digits of the float32 corners: x + w then gives back x2 exactly.
-            x1, y1, x2, y2 = (float(v) for v in b.boxes[n])
-            rec: dict[str, Any] = {"image_id": int(iid), "category_id": 1,
-                                   "bbox": [x1, y1, x2 - x1, y2 - y1], "score": scores[n]}
-            if file_names is not None:
-                rec["file_name"] = file_names[k]
-            out.append(rec)
-    return out
-
-
-def write_coco_detections(path: str | os.PathLike, image_ids: Sequence[int], boxes: Sequence[Boxes],
-                          file_names: Sequence[str] | None = None) -> None:
-    """Write a COCO detection file atomically (see `to_coco_detections`)."""
-    write_json_atomic(path, to_coco_detections(image_ids, boxes, file_names))
-
-
-def read_coco_detections(path: str | os.PathLike, key: str = "image_id") -> dict[Any, Boxes]:
-    """Person boxes of a COCO detection file, grouped by `key` ('image_id' or 'file_name').
-
-    Records of other categories than 1 (person) are left out; boxes come back
-    x1,y1,x2,y2 in file order.
-    """
-    if key not in ("image_id", "file_name"):
-        raise HrtrackError(f"detections can be grouped by 'image_id' or 'file_name', not {key!r}")
-    name = str(path)
-    records = read_json(path)
-    if not isinstance(records, list):
-        raise HrtrackError(f"{name}: a detection file must be a list of records, got {short(records)}")
-    groups: dict[Any, list[tuple[np.ndarray, float]]] = {}
-    for k, rec in enumerate(records):
-        where = f"[{k}]"
-        fields(rec, ("image_id", "category_id", "bbox", "score", key), name, where)
-        group = integer(rec["image_id"], name, f"{where}.image_id")
-        if key == "file_name":
-            group = rec["file_name"]
-            if not isinstance(group, str):
-                raise HrtrackError(f"{name}: {where}.file_name must be a string, got {short(group)}")
-        if integer(rec["category_id"], name, f"{where}.category_id") != 1:
-            continue
-        box = numbers(rec["bbox"], 4, name, f"{where}.bbox")
-        if (box[2:] < 0).any():
-            raise HrtrackError(f"{name}: {where}.bbox has a negative size: {box.tolist()}")
-        if not is_number(rec["score"]):
-            raise HrtrackError(f"{name}: {where}.score must be a finite number, got {short(rec['score'])}")
-        groups.setdefault(group, []).append((box, float(rec["score"])))
-    out = {}
-    for group, items in groups.items():
-        xywh = np.stack([b for b, _ in items])
-        out[group] = Boxes(np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1),
-                           np.array([s for _, s in items], np.float32))
     return out

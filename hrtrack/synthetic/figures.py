@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .synthetic_body import POINT_NAMES, Bodies, project, self_visible
+from .body import POINT_NAMES, Bodies, project, self_visible
 
 _P = {name: i for i, name in enumerate(POINT_NAMES)}
 _SHIFT = 4  # OpenCV fractional bits: shapes are placed to 1/16 pixel.

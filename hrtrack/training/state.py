@@ -10,7 +10,6 @@ the RNG states. All are written atomically and read with `weights_only=True`.
 
 from __future__ import annotations
 
-import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,12 @@ import torch
 from torch import nn
 
 from ..errors import HrtrackError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, remove_stale_temporaries
+from ..models.checkpoint import torch_load_safely
 
 TRAINING_STATE_KEYS = ("model", "optimizer", "scheduler", "epoch", "best_metric", "best_epoch", "config")
+# The files a run writes atomically: weights, training state, per-epoch metrics.
+RUN_FILES = ("checkpoint.pth", "best.pth", "final_state.pth", "metrics.csv")
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -40,6 +42,12 @@ def _save(obj: Any, path: str | Path) -> None:
             torch.save(obj, tmp)
     except OSError as exc:
         raise HrtrackError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def remove_stale_outputs(run_dir: str | Path) -> None:
+    """Delete what a killed run left of its atomic writes of the run's weight and state files."""
+    for name in RUN_FILES:
+        remove_stale_temporaries(Path(run_dir) / name)
 
 
 def save_model_weights(model: nn.Module, path: str | Path) -> None:
@@ -91,11 +99,7 @@ def load_training_state(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise HrtrackError(f"no training state to resume from: {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise HrtrackError(f"cannot read training state {path}: {first}") from None
+    state = torch_load_safely(path)
     if not isinstance(state, dict) or any(k not in state for k in TRAINING_STATE_KEYS):
         missing = [k for k in TRAINING_STATE_KEYS if not isinstance(state, dict) or k not in state]
         raise HrtrackError(f"{path} is not an hrtrack training state (missing {', '.join(missing)})")
