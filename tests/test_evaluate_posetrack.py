@@ -704,6 +704,22 @@ def test_hota_ignore_region_drops_people_as_the_kit(tmp_path):
         np.testing.assert_allclose(r.hota["DetA"], 100 * det_a)
 
 
+def test_posetrack21_predictions_need_the_ground_truths_image_ids(tmp_path, capsys):
+    g, p = two_people(3, origin=(50, 50))
+    for s_ in (g, p):
+        for t, f in enumerate(s_.frames):
+            f.image_id = 100 + t
+    p.frames[2].image_id = 7
+    _write_pairs([(g, p)], tmp_path / "gt", tmp_path / "pred", write_posetrack21)
+    err = _cli_error(tmp_path, capsys, "--hota")
+    assert f"{tmp_path / 'pred' / (p.name + '.json')}: frame 2 has image id 7 but the ground truth" in err
+    # the same predictions as a PoseTrack 2018 file are read as PoseTrack21 (their ground truth's format)
+    p.frames[2].image_id = 102
+    write_posetrack18(p, tmp_path / "pred" / f"{p.name}.json")
+    r = evaluate_folders(tmp_path / "gt", tmp_path / "pred", progress=False, hota=True)
+    assert r.hota_totals()["HOTA"] == pytest.approx(100)
+
+
 def evaluate_hota(pairs) -> ev.PoseTrackResult:
     e = PoseTrackEvaluator(hota=True)
     for g, p in pairs:
