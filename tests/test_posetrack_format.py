@@ -177,6 +177,25 @@ def test_2021_writer_needs_track_ids(tmp_path):
         write_posetrack18(seq, tmp_path / "y.json")
 
 
+def test_joint_table_by_hand(tmp_path):
+    # PoseTrack 2017 ids: 0 r_ankle, 8 r_shoulder, 12 head_bottom, 13 nose, 14 head_top.
+    assert dict(zip(range(15), PT17_TO_PT18.tolist())) == {
+        0: 16, 1: 14, 2: 12, 3: 11, 4: 13, 5: 15, 6: 10, 7: 8, 8: 6, 9: 5, 10: 7, 11: 9, 12: 1, 13: 0, 14: 2}
+    points = [{"id": [j], "x": [10.0 * j], "y": [j + 0.5], "score": [0.1]} for j in (0, 8, 12, 13, 14)]
+    obj = {"annolist": [{"image": [{"name": "images/x/000001_a/000000.jpg"}],
+                         "annorect": [{"track_id": [3], "annopoints": [{"point": points}]}]}]}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(obj))
+    fr = read_sequence(path).frames[0]
+    assert np.flatnonzero(fr.visible[0]).tolist() == [0, 1, 2, 6, 16]
+    np.testing.assert_array_equal(fr.keypoints[0, [16, 6, 1, 0, 2]],
+                                  [[0, 0.5], [80, 8.5], [120, 12.5], [130, 13.5], [140, 14.5]])
+    # and back: the same ids carry the same coordinates
+    back = to_posetrack17(read_sequence(path))
+    got = {p["id"][0]: (p["x"][0], p["y"][0]) for p in back["annolist"][0]["annorect"][0]["annopoints"][0]["point"]}
+    assert got == {p["id"][0]: (p["x"][0], p["y"][0]) for p in points}
+
+
 def test_2017_every_scalar_wrapped():
     obj = to_posetrack17(random_sequence(np.random.default_rng(5), n_frames=6))
     wrapped = {"x1", "y1", "x2", "y2", "score", "track_id", "id", "x", "y", "is_labeled", "imgnum", "image"}
