@@ -1,6 +1,7 @@
 """Boxes to crops and back: the one place that owns both directions of the crop transform.
 
-Also the box helpers every stage shares: boxes around joints and box extension.
+Also the box helpers every stage shares: boxes around joints and box extension; and
+the point-in-polygon test of ignore regions.
 
 Conventions of the official HRNet code (DESIGN.md §4): a box becomes a center and
 a "scale" in units of `PIXEL_STD` = 200 px, widened or heightened to the input's
@@ -112,3 +113,36 @@ def joint_boxes(keypoints: np.ndarray, keypoint_scores: np.ndarray,
     boxes = np.concatenate([lo, hi], axis=1)
     boxes[~valid] = 0.0
     return boxes.astype(np.float32), valid
+
+
+def points_in_polygons(points: np.ndarray, polygons: list[np.ndarray]) -> np.ndarray:
+    """Which points lie strictly inside at least one polygon (boundary excluded, like shapely's `contains`).
+
+    Args:
+        points: (N,2) x,y.
+        polygons: list of (V,2) x,y vertex arrays, V >= 3, implicitly closed; even-odd rule.
+
+    Returns:
+        (N,) bool.
+    """
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    if len(pts) == 0 or not polygons:
+        return np.zeros(len(pts), bool)
+    starts = [np.asarray(p, np.float64).reshape(-1, 2) for p in polygons]
+    a = np.concatenate(starts)
+    b = np.concatenate([np.roll(p, -1, axis=0) for p in starts])
+    owner = np.repeat(np.arange(len(starts)), [len(p) for p in starts])
+    px, py = pts[:, 0:1], pts[:, 1:2]
+    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+    on_edge = ((cross == 0) & (px >= np.minimum(ax, bx)) & (px <= np.maximum(ax, bx))
+               & (py >= np.minimum(ay, by)) & (py <= np.maximum(ay, by)))
+    straddles = (ay > py) != (by > py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_at_py = ax + (py - ay) * (bx - ax) / (by - ay)
+    crossings = straddles & (px < x_at_py)
+    one_hot = np.zeros((len(a), len(starts)), np.int64)
+    one_hot[np.arange(len(a)), owner] = 1
+    inside = (crossings.astype(np.int64) @ one_hot) % 2 == 1
+    on_boundary = (on_edge.astype(np.int64) @ one_hot) > 0
+    return (inside & ~on_boundary).any(axis=1)

@@ -166,3 +166,35 @@ def test_track_cli_renders_a_video_of_the_input_size(demo_assets, tmp_path, caps
     assert people > demo_assets.settings.frames  # more than one person a frame on average
     assert (tmp_path / "r.config.yaml").is_file()
     assert "end to end" in capsys.readouterr().out
+
+
+def test_posetrack21_flow_end_to_end(demo_assets, trained_run, tmp_path, capsys):
+    """synth's PoseTrack21 ground truth -> track-dataset --format posetrack21 -> evaluate --hota."""
+    data = demo_assets.data
+    gt_dir = data / "annotations" / "posetrack21" / "val"
+    out = tmp_path / "sequences"
+    rc = main(["track-dataset", "--images", str(data), "--annotations", str(gt_dir), "--out", str(out),
+               "--format", "posetrack21", "--config", "synthetic_tiny", "--set",
+               f"estimator.model={demo_assets.model_yaml}", "--pose-weights", str(demo_assets.weights),
+               "--detections", str(data / "detections" / "val.json"), "--device", "cpu", "--no-progress"])
+    assert rc == 0
+    for name, path in sequence_files(gt_dir).items():
+        gt, pred = read_sequence(path), read_sequence(out / f"{name}.json")
+        assert pred.format == "posetrack21"
+        # what the PoseTrack21 kit needs: the ground truth's frames, in order, with its image ids, and
+        # non-negative track ids unique within each frame
+        assert [(f.image, f.image_id) for f in pred.frames] == [(f.image, f.image_id) for f in gt.frames]
+        # the same tracking as the PoseTrack 2017 run of the same frames: only the file format differs
+        for fr, same in zip(pred.frames, read_sequence(trained_run / f"{name}.json").frames, strict=True):
+            assert (fr.track_ids >= 0).all() and len(np.unique(fr.track_ids)) == len(fr.track_ids)
+            np.testing.assert_array_equal(fr.track_ids, same.track_ids)
+            np.testing.assert_array_equal(fr.visible, same.visible & (same.keypoints > 0).all(-1))
+            np.testing.assert_array_equal(fr.keypoints[fr.visible], same.keypoints[fr.visible])
+    scores = tmp_path / "scores.json"
+    assert main(["evaluate", "--gt", str(gt_dir), "--pred", str(out), "--hota", "--json", str(scores),
+                 "--no-progress"]) == 0
+    assert "Keypoint HOTA per joint" in capsys.readouterr().out
+    hota = json.loads(scores.read_text())["HOTA"]
+    # the trained small HRNet finds people: every Total strictly between nothing and perfect
+    for name in ("HOTA", "DetA", "AssA"):
+        assert 0 < hota["Total"][name] < 100, (name, hota["Total"])

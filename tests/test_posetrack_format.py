@@ -1,4 +1,4 @@
-"""PoseTrack 2017 / 2018 files: round trips, the 15 <-> 17 joint table, validation errors."""
+"""PoseTrack 2017 / 2018 / 21 files: round trips, the 15 <-> 17 joint table, validation errors."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ import pytest
 from hrtrack.formats.posetrack import (
     PoseTrackFrame,
     PoseTrackSequence,
+    PoseTrackWriter,
+    parse_sequence,
+    posetrack21_people,
     read_sequence,
     sequence_files,
     to_posetrack17,
     to_posetrack18,
+    to_posetrack21,
     validate_posetrack17,
     write_posetrack17,
     write_posetrack18,
+    write_posetrack21,
 )
 from hrtrack.errors import HrtrackError
 from hrtrack.skeleton import POSETRACK, PT17_TO_PT18
@@ -75,6 +80,101 @@ def test_round_trips_2017_2018(tmp_path, seed):
     assert np.isnan(np.concatenate([f.boxes for f in from17.frames])).all()  # 2017 has no person box
     write_posetrack18(from17, p18)
     assert_same(from17, read_sequence(p18), boxes=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_round_trip_2021_and_its_fields(tmp_path, seed):
+    seq = random_sequence(np.random.default_rng(seed))
+    seq.frames[0].person_ids[:] = 1000 + np.arange(len(seq.frames[0]))
+    path = tmp_path / f"{seq.name}.json"
+    write_posetrack21(seq, path)
+    back = read_sequence(path)
+    assert back.format == "posetrack21" and read_sequence(path, "posetrack18").format == "posetrack21"
+    assert_same(seq, back, boxes=True)
+    obj = json.loads(path.read_text())
+    for fr, image, iid in zip(seq.frames, obj["images"], [10003420000 + t for t in range(len(seq.frames))]):
+        assert image["id"] == image["frame_id"] == iid and image["vid_id"] == "000342"
+        assert image["has_labeled_person"] == (len(fr) > 0) and image["nframes"] == len(seq.frames)
+    # person_id: the frame's where it has one, else the track id
+    for fr, back_fr in zip(seq.frames, back.frames):
+        expected = np.where(fr.person_ids >= 0, fr.person_ids, fr.track_ids)
+        np.testing.assert_array_equal(back_fr.person_ids, expected)
+    # the same bytes streamed frame by frame
+    streamed = tmp_path / "streamed.json"
+    writer = PoseTrackWriter(streamed, "posetrack21", seq.name, seq.vid_id)
+    for fr in seq.frames:
+        writer.add(fr)
+    writer.close()
+    assert streamed.read_bytes() == path.read_bytes()
+
+
+def test_the_command_line_lists_every_posetrack_format():
+    from hrtrack.commands.track import POSETRACK_FORMATS
+    from hrtrack.formats.posetrack import FORMATS
+
+    assert POSETRACK_FORMATS == FORMATS
+
+
+def test_2021_told_from_2018_by_its_own_fields():
+    seq = random_sequence(np.random.default_rng(4))
+    obj18, obj21 = to_posetrack18(seq), to_posetrack21(seq)
+    assert parse_sequence(obj18, "a.json").format == "posetrack18"
+    assert parse_sequence(obj18, "a.json", ambiguous_as="posetrack21").format == "posetrack21"
+    assert parse_sequence(obj21, "a.json").format == "posetrack21"
+    for ann in obj21["annotations"]:          # ground truth marks images, submissions mark people
+        del ann["person_id"]
+    assert parse_sequence(obj21, "a.json").format == "posetrack21"
+    for image in obj21["images"]:
+        del image["has_labeled_person"]
+    assert parse_sequence(obj21, "a.json").format == "posetrack18"
+    assert parse_sequence(to_posetrack17(seq), "a.json").format == "posetrack17"
+    with pytest.raises(HrtrackError, match="ambiguous_as"):
+        parse_sequence(obj18, "a.json", ambiguous_as="coco")
+
+
+def test_2021_joint_rule_is_the_kits(tmp_path):
+    # PoseTrack21's kit ignores the visibility flag: a joint counts only when x > 0 and y > 0
+    kp = np.zeros((17, 3))
+    kp[0] = (5, 7, 0)        # v = 0 with positive coordinates: present
+    kp[1] = (0, 9, 1)        # x = 0: absent, coordinates kept (the kit's ignore-region rule reads them)
+    kp[2] = (-4, 9, 2)       # x < 0: absent
+    kp[5] = (8, -1, 1)       # y < 0: absent
+    kp[6] = (0, 0, 0)        # absent
+    kp[3] = (30, 40, 2)      # left ear: never evaluated
+    obj = {"images": [{"id": 7, "file_name": "images/val/000010_a/000000.jpg", "is_labeled": True,
+                       "has_labeled_person": True, "ignore_regions_x": [], "ignore_regions_y": []}],
+           "annotations": [{"image_id": 7, "track_id": 12345, "person_id": 77, "keypoints": kp.ravel().tolist(),
+                            "bbox_head": [10, 20, 5, 6]}]}
+    fr = parse_sequence(obj, "s.json").frames[0]
+    assert np.flatnonzero(fr.visible[0]).tolist() == [0]
+    np.testing.assert_array_equal(fr.keypoints[0, [1, 2, 5]], [[0, 9], [-4, 9], [8, -1]])
+    assert fr.track_ids.tolist() == [12345] and fr.person_ids.tolist() == [77]   # no 10000 cap in 21
+    # the kit's view: present joints, and people kept unless an ignore region leaves them nothing
+    present, kept = posetrack21_people(fr, file_coordinates=True)
+    assert np.flatnonzero(present[0]).tolist() == [0] and kept.tolist() == [True]
+    # a region holding (5, 7) strictly inside removes it; the person stays while some joint is outside
+    # the region and not at x <= 0 AND y <= 0, as (0, 9), (-4, 9) and (8, -1) are
+    around = [np.array([[0, 0], [20, 0], [20, 20], [0, 20]], np.float32)]
+    present, kept = posetrack21_people(fr, around, file_coordinates=True)
+    assert not present.any() and kept.tolist() == [True]
+    fr.keypoints[0, [1, 2, 5]] = (-1, -1)
+    present, kept = posetrack21_people(fr, around, file_coordinates=True)
+    assert kept.tolist() == [False]
+    # frames built in memory (or read from 2017/2018 files) hold coordinates for visible joints only
+    present, kept = posetrack21_people(fr, around)
+    assert kept.tolist() == [False]
+
+
+def test_2021_writer_needs_track_ids(tmp_path):
+    seq = random_sequence(np.random.default_rng(6))
+    fr = next(f for f in seq.frames if len(f))
+    fr.track_ids[0] = -1
+    with pytest.raises(HrtrackError, match="a person has no track id, which a PoseTrack21 file needs"):
+        write_posetrack21(seq, tmp_path / "x.json")
+    fr.track_ids[0] = 123456        # beyond poseval's 10000: fine in a PoseTrack21 file, not in 2018
+    write_posetrack21(seq, tmp_path / "x.json")
+    with pytest.raises(HrtrackError, match="does not fit a PoseTrack file"):
+        write_posetrack18(seq, tmp_path / "y.json")
 
 
 def test_joint_table_by_hand(tmp_path):
@@ -203,6 +303,17 @@ MALFORMED = [
      "track id 3 appears 2 times"),
     ("2018 bad keypoint name", {"images": [], "categories": [{"name": "person", "keypoints": ["elbow"]}]},
      "categories[0].keypoints[0]"),
+    ("2021 no track id", {"images": [{"id": 1}], "annotations": [{"image_id": 1, "person_id": 4,
+                                                                  "keypoints": [1] * 51}]},
+     "annotations[0] has no 'track_id' (PoseTrack21 needs one on every person)"),
+    ("2021 negative track id", {"images": [{"id": 1}], "annotations": [
+        {"image_id": 1, "person_id": 4, "track_id": -2, "keypoints": [1] * 51}]}, "annotations[0].track_id = -2"),
+    ("2021 bad person id", {"images": [{"id": 1}], "annotations": [
+        {"image_id": 1, "person_id": "x", "track_id": 2, "keypoints": [1] * 51}]}, "annotations[0].person_id"),
+    ("2021 flag", {"images": [{"id": 1, "has_labeled_person": True, "is_labeled": "yes"}]}, "images[0].is_labeled"),
+    ("2021 keypoint order", {"images": [{"id": 1, "has_labeled_person": False}], "categories": [
+        {"name": "person", "keypoints": ["head_bottom", "nose", *POSETRACK.joint_names[2:]]}]},
+     "categories[0].keypoints must be the 17 PoseTrack keypoints in their standard order"),
 ]
 
 

@@ -29,6 +29,7 @@ from hrtrack.formats.posetrack import (
     read_sequence,
     to_posetrack17,
     to_posetrack18,
+    to_posetrack21,
     validate_posetrack17,
 )
 from hrtrack.errors import HrtrackError
@@ -114,6 +115,7 @@ def _sequence(seed: int, frames: int = 3, people: int = 2) -> PoseTrackSequence:
 
 PT17 = to_posetrack17(_sequence(0))
 PT18 = to_posetrack18(_sequence(1))
+PT21 = to_posetrack21(_sequence(2))
 COCO_KEYPOINTS = to_coco_keypoints([
     CocoImage(1, "a.jpg", 640, 480, np.full((1, 17, 2), 50.0), np.full((1, 17), 2), [[10, 10, 90, 200]], [16000],
               [False], [[np.array([[10, 10], [90, 10], [90, 200]], np.float32)]]),
@@ -142,26 +144,26 @@ def _only_user_errors(call) -> Any:
 
 
 @FAST
-@given(st.one_of(json_values, broken(PT17), broken(PT18)))
+@given(st.one_of(json_values, broken(PT17), broken(PT18), broken(PT21)))
 def test_posetrack_reader_raises_only_user_errors(obj):
     seq = _only_user_errors(lambda: parse_sequence(obj, "seq.json"))
     if seq is not None:
         assert all(isinstance(f, PoseTrackFrame) for f in seq.frames)
         for fr in seq.frames:
             assert np.isfinite(fr.keypoints).all()
-            assert ((fr.track_ids >= -1) & (fr.track_ids < 10000)).all()
+            assert ((fr.track_ids >= -1) & ((fr.track_ids < 10000) | (seq.format == "posetrack21"))).all()
     _only_user_errors(lambda: validate_posetrack17(obj, "seq.json"))
 
 
 @FAST
-@given(st.one_of(broken(PT17), broken(PT18)))
+@given(st.one_of(broken(PT17), broken(PT18), broken(PT21)))
 def test_posetrack_files_raise_only_user_errors(obj):
     _only_user_errors(lambda: _through_file(obj, read_sequence))
 
 
 def test_valid_posetrack_files_read_back():
     # The bases of the broken files are themselves valid: every failure above comes from an edit.
-    for obj in (PT17, PT18):
+    for obj in (PT17, PT18, PT21):
         assert len(_through_file(obj, read_sequence).frames) == 3
 
 

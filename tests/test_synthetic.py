@@ -17,12 +17,13 @@ from hrtrack.cli import main
 from hrtrack.formats.coco import load_coco, read_coco_keypoints, write_coco_keypoints
 from hrtrack.formats.detections import read_coco_detections, write_coco_detections
 from hrtrack.formats.mpii import read_mpii_json, write_mpii_json
-from hrtrack.formats.posetrack import read_sequence, sequence_files, validate_posetrack17, write_posetrack17, \
-    write_posetrack18
+from hrtrack.formats.posetrack import PoseTrackFrame, PoseTrackSequence, posetrack21_people, read_sequence, \
+    sequence_files, validate_posetrack17, write_posetrack17, write_posetrack18, write_posetrack21
 from hrtrack.geometry import PIXEL_STD
 from hrtrack.skeleton import COCO, MPII, POSETRACK
 from hrtrack.synthetic import SPLIT_BASE, SyntheticFrame, SyntheticVideo, generate_dataset, labeled_frames, \
     sample_script, simulate_detections
+from hrtrack.synthetic.dataset import PERSON_ID_STRIDE, posetrack21_ground_truth
 from hrtrack.synthetic.body import (POINT_NAMES, SYNTH_JOINT_NAMES, WALK, body_points, cycle_angles, project,
                                     sample_bodies, self_visible)
 from hrtrack.synthetic.motion import Motion
@@ -299,8 +300,11 @@ def test_layout_of_the_dataset(synthetic_dataset):
         for name in names:
             assert len(list((root / "images" / split / name).glob("*.jpg"))) == o["frames"]
             assert (root / "videos" / split / f"{name}.mp4").is_file()
-        for version in ("posetrack17", "posetrack18"):
+        for version in ("posetrack17", "posetrack18", "posetrack21"):
             assert sorted(sequence_files(root / "annotations" / version / split)) == names
+        # the PoseTrack21 kit reads every file of its ground-truth folder as a sequence
+        assert sorted(p.name for p in (root / "annotations" / "posetrack21" / split).iterdir()) == \
+            [f"{n}.json" for n in names]
         for path in (f"annotations/coco/person_keypoints_{split}.json", f"annotations/mpii/{split}.json",
                      f"detections/{split}.json"):
             assert (root / path).is_file()
@@ -349,6 +353,52 @@ def test_posetrack_files_match_the_clip_and_pass_the_validator(synthetic_dataset
             np.testing.assert_array_equal(a.keypoints[a.visible], b.keypoints[b.visible])
             np.testing.assert_array_equal(a.track_ids, b.track_ids)
             np.testing.assert_array_equal(a.head_boxes, b.head_boxes)
+
+
+def test_posetrack21_ground_truth_is_the_2018_one_as_the_kit_accepts_it(synthetic_dataset, tmp_path):
+    root = synthetic_dataset.root
+    for split in synthetic_dataset.options["splits"]:
+        for v in range(synthetic_dataset.options["videos"]):
+            video = synthetic_dataset.video(split, v)
+            p21 = root / "annotations" / "posetrack21" / split / f"{video.name}.json"
+            s18 = read_sequence(root / "annotations" / "posetrack18" / split / f"{video.name}.json")
+            s21 = read_sequence(p21)
+            assert s21.format == "posetrack21" and s21.vid_id == s18.vid_id
+            assert "scores" not in p21.read_text()   # a prediction field
+            for f18, f21 in zip(s18.frames, s21.frames, strict=True):
+                assert (f21.image, f21.image_id) == (f18.image, f18.image_id)
+                np.testing.assert_array_equal(f21.track_ids, f18.track_ids)
+                np.testing.assert_array_equal(f21.person_ids, video.number * PERSON_ID_STRIDE + f18.track_ids)
+                np.testing.assert_array_equal(f21.visible, f18.visible)   # every labelled joint at x, y > 0
+                np.testing.assert_array_equal(f21.keypoints[f21.visible], f18.keypoints[f18.visible])
+                np.testing.assert_array_equal(f21.head_boxes, f18.head_boxes)
+                assert np.isfinite(f21.head_boxes).all()   # the kit reads bbox_head of every person
+                present, kept = posetrack21_people(f21, file_coordinates=True)
+                # labelled exactly where the 2018 file is and someone keeps a joint the kit reads
+                assert f21.is_labeled == (f18.is_labeled and bool(present[kept].any()))
+            write_posetrack21(s21, tmp_path / "again.json")
+            assert (tmp_path / "again.json").read_bytes() == p21.read_bytes()
+
+
+def test_posetrack21_labels_only_frames_with_someone_left_by_hand():
+    head = np.array([[0, 0, 10, 10]], np.float32)
+    region = [np.array([[0, 0], [100, 0], [100, 100], [0, 100]], np.float32)]
+
+    def person(x: float) -> dict:
+        vis = np.zeros((1, 17), bool)
+        vis[0, 0] = True
+        return dict(keypoints=np.full((1, 17, 2), x, np.float32), visible=vis, joint_scores=np.ones((1, 17)),
+                    track_ids=[3], scores=[1.0], head_boxes=head, boxes=head)
+
+    frames = [PoseTrackFrame("a.jpg", True, **person(50)),                 # nobody outside the region
+              PoseTrackFrame("b.jpg", True, **person(150)),                # the nose outside: labelled
+              PoseTrackFrame("c.jpg", False, **person(150)),               # not labelled in the first place
+              PoseTrackFrame.empty("d.jpg", True)]                         # labelled but nobody
+    frames[0].ignore_regions = frames[1].ignore_regions = region
+    out = posetrack21_ground_truth(PoseTrackSequence("000007_x", frames, "000007"), 7)
+    assert [f.is_labeled for f in out.frames] == [False, True, False, False]
+    assert out.frames[1].person_ids.tolist() == [7 * PERSON_ID_STRIDE + 3]
+    assert np.isnan(out.frames[1].joint_scores).all()
 
 
 def test_frames_and_video_decode(synthetic_dataset):
@@ -470,6 +520,7 @@ def test_synth_command(tmp_path, capsys):
                "--splits", "val", "--no-progress", "--det-miss", "0.5"])
     assert rc == 0
     assert (out / "annotations" / "posetrack18" / "val" / "010000_synth_val.json").is_file()
+    assert (out / "annotations" / "posetrack21" / "val" / "010000_synth_val.json").is_file()
     assert "010000_synth_val" in capsys.readouterr().out
     assert main(["synth", "--out", str(out), "--people", "3", "2", "--no-progress"]) == 2
     assert "people" in capsys.readouterr().err

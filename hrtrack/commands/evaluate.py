@@ -1,4 +1,4 @@
-"""`hrtrack evaluate`: PoseTrack mAP and MOTA of a folder of predictions, as poseval computes them."""
+"""`hrtrack evaluate`: PoseTrack mAP and MOTA as poseval computes them, keypoint HOTA as the PoseTrack21 kit."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="score PoseTrack predictions (mAP, MOTA) exactly as the official poseval",
-        description="Score per-sequence PoseTrack 2017 or 2018 JSON predictions against ground truth: "
+        description="Score per-sequence PoseTrack 2017, 2018 or 21 JSON predictions against ground truth: "
                     "per-joint AP (PCKh@0.5 matching) and CLEAR-MOT MOTA/MOTP/precision/recall, as the "
-                    "official poseval computes them. Files pair by name, frames by index.",
+                    "official poseval computes them, and with --hota keypoint HOTA/DetA/AssA as the official "
+                    "PoseTrack21 kit computes them. Files pair by name, frames by index.",
     )
     parser.add_argument("--gt", required=True, type=Path, metavar="GT_DIR",
                         help="folder of ground-truth per-sequence .json files")
@@ -28,7 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "each sequence, count empty frames by their real people, NaN AP for joints "
                              "without ground truth)")
     parser.add_argument("--hota", action="store_true",
-                        help="also report PoseTrack21-style keypoint HOTA, DetA, AssA, IDF1 and ID switches")
+                        help="also report keypoint HOTA, DetA, AssA as the PoseTrack21 kit (per joint and its "
+                             "Total), IDF1 and ID switches")
+    parser.add_argument("--strict-hota", action="store_true",
+                        help="with --hota: a labelled frame whose prediction has nobody adds its own ground-truth "
+                             "joints to FN instead of the whole sequence's (the PoseTrack21 kit's quirk)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -38,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json is not None and not args.json.parent.is_dir():
         raise HrtrackError(f"output folder does not exist: {args.json.parent}")
+    if args.strict_hota and not args.hota:
+        raise HrtrackError("--strict-hota changes keypoint HOTA: give --hota too")
     result = evaluate_folders(args.gt, args.pred, strict=args.strict_clear_mot, progress=not args.no_progress,
-                              hota=args.hota)
+                              hota=args.hota, strict_hota=args.strict_hota)
     print(result.tables())
     if args.json is not None:
         write_json_atomic(args.json, result.summary(), indent=2)

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Render videos of moving human figures (walking, running, waving, turning, occluded, "
                     "entering and leaving, under a moving camera) and write them as the PoseTrack release "
                     "lays them out: images/<split>/<seq>/NNNNNN.jpg, videos/<split>/<seq>.mp4, PoseTrack "
-                    "2017 and 2018 annotations, COCO keypoints, MPII JSON, and COCO detection files "
+                    "2017, 2018 and 21 annotations, COCO keypoints, MPII JSON, and COCO detection files "
                     "derived from the ground truth. The same --seed gives the same files.",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="dataset root to write")

@@ -11,7 +11,9 @@ from ..config import dump_config, load_config
 from ..errors import HrtrackError
 from ..pipeline.config import PipelineConfig
 
-FORMATS = ("posetrack17", "posetrack18", "coco")
+# PoseTrack results formats (hrtrack.formats.posetrack.FORMATS, not imported: --help stays light), then COCO.
+POSETRACK_FORMATS = ("posetrack17", "posetrack18", "posetrack21")
+FORMATS = (*POSETRACK_FORMATS, "coco")
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_track)
 
     d = subparsers.add_parser("track-dataset", help="run the tracker over every sequence of a PoseTrack split",
-                              description="Run FlowTrack on each sequence of a PoseTrack 2017/2018 split and write one "
+                              description="Run FlowTrack on each sequence of a PoseTrack 2017/2018/21 split and write one "
                                           "results file per sequence, named like its ground-truth file, with exactly "
                                           "its frames. Resumable (finished sequences are skipped) and shardable "
                                           "(--shard K/N, or one share per rank under torchrun).")
@@ -67,7 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--annotations", required=True, type=Path, metavar="GT_DIR", help="per-sequence ground-truth JSON files")
     d.add_argument("--out", required=True, type=Path, metavar="PRED_DIR", help="output folder (created)")
     add_pipeline_arguments(d)
-    d.add_argument("--format", choices=FORMATS[:2], default="posetrack17", help="results format (default: %(default)s)")
+    d.add_argument("--format", choices=POSETRACK_FORMATS, default="posetrack17",
+                   help="results format (default: %(default)s); posetrack21 files are what the PoseTrack21 kit reads")
     d.add_argument("--shard", metavar="K/N", help="process only share K of N (0-based), e.g. 0/4")
     d.add_argument("--overwrite", action="store_true", help="redo sequences whose results already exist")
     d.add_argument("--evaluate", action="store_true", help="print the mAP/MOTA tables when all sequences are done")

@@ -31,8 +31,15 @@ behaviour by `strict=True`:
 
 MOTP is reported over matched pairs only, the definition poseval had with the
 motmetrics of 2017 (today's motmetrics makes poseval sum every recorded distance).
-Beyond poseval, `HotaCounter` adds PoseTrack21-style keypoint HOTA, IDF1 and ID
-switches. docs/evaluation.md lists every quirk with an example.
+PoseTrack21 files are read with their own joint rule (present only where x > 0
+and y > 0), for these metrics too.
+
+Keypoint HOTA, DetA, AssA (`HotaCounter`, `hota_frames`) are computed as the
+official PoseTrack21 kit does (anDoer/PoseTrack21, `eval/posetrack21`, metric
+`HOTAeypoints`), on every input format: the ground truth's `is_labeled` frames,
+the kit's joint rule and ignore-region rule, its Total, and by default
+(`strict_hota=False`) its empty-frame quirk. IDF1 and ID switches come with them.
+docs/evaluation.md lists every quirk with an example.
 """
 
 from __future__ import annotations
@@ -47,12 +54,19 @@ from motmetrics.lap import linear_sum_assignment
 from scipy.optimize import linear_sum_assignment as scipy_linear_sum_assignment
 from tqdm import tqdm
 
-from ..formats.posetrack import PoseTrackFrame, PoseTrackSequence, read_sequence, sequence_files
+from ..formats.posetrack import (PoseTrackFrame, PoseTrackSequence, posetrack21_people, read_sequence,
+                                 sequence_files)
 from ..errors import HrtrackError
+from ..geometry import points_in_polygons
 from ..skeleton import PT17_JOINT_NAMES, PT17_TO_PT18
 
 JOINT_NAMES = PT17_JOINT_NAMES
 NUM_JOINTS = len(JOINT_NAMES)
+# The PoseTrack21 kit's table columns and, per column, the joint's index in JOINT_NAMES.
+KIT_JOINT_NAMES = ("Nose", "Neck", "Head", "LS", "RS", "LE", "RE", "LW", "RW", "LH", "RH", "LK", "RK", "LA", "RA")
+KIT_JOINTS = np.array([JOINT_NAMES.index(n) for n in (
+    "nose", "head_bottom", "head_top", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
+    "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")])
 THRESHOLD = 0.5
 # poseval's score for a predicted joint without one.
 MIN_SCORE = -9999.0
@@ -72,39 +86,6 @@ COLUMNS = (*GROUPS, "Total")
 
 
 # ---------------------------------------------------------------- primitives
-
-def points_in_polygons(points: np.ndarray, polygons: list[np.ndarray]) -> np.ndarray:
-    """Which points lie strictly inside at least one polygon (boundary excluded, like shapely's `contains`).
-
-    Args:
-        points: (N,2) x,y.
-        polygons: list of (V,2) x,y vertex arrays, V >= 3, implicitly closed; even-odd rule.
-
-    Returns:
-        (N,) bool.
-    """
-    pts = np.asarray(points, np.float64).reshape(-1, 2)
-    if len(pts) == 0 or not polygons:
-        return np.zeros(len(pts), bool)
-    starts = [np.asarray(p, np.float64).reshape(-1, 2) for p in polygons]
-    a = np.concatenate(starts)
-    b = np.concatenate([np.roll(p, -1, axis=0) for p in starts])
-    owner = np.repeat(np.arange(len(starts)), [len(p) for p in starts])
-    px, py = pts[:, 0:1], pts[:, 1:2]
-    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
-    cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
-    on_edge = ((cross == 0) & (px >= np.minimum(ax, bx)) & (px <= np.maximum(ax, bx))
-               & (py >= np.minimum(ay, by)) & (py <= np.maximum(ay, by)))
-    straddles = (ay > py) != (by > py)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_at_py = ax + (py - ay) * (bx - ax) / (by - ay)
-    crossings = straddles & (px < x_at_py)
-    one_hot = np.zeros((len(a), len(starts)), np.int64)
-    one_hot[np.arange(len(a)), owner] = 1
-    inside = (crossings.astype(np.int64) @ one_hot) % 2 == 1
-    on_boundary = (on_edge.astype(np.int64) @ one_hot) > 0
-    return (inside & ~on_boundary).any(axis=1)
-
 
 def head_sizes(head_boxes: np.ndarray) -> np.ndarray:
     """0.6 x the diagonal of each (N,4) x1,y1,x2,y2 head box -> (N,) float64, poseval's PCKh reference."""
@@ -128,6 +109,20 @@ class FrameMatch:
     labels: np.ndarray
 
 
+def joint_distances(gt_xy: np.ndarray, gt_has: np.ndarray, head_size: np.ndarray,
+                    pr_xy: np.ndarray, pr_has: np.ndarray) -> np.ndarray:
+    """(P,G,K) distance of each predicted to each ground-truth joint in head sizes; inf where either is missing.
+
+    Shapes as in `match_frame`.
+    """
+    gt_xy = np.asarray(gt_xy, np.float64)
+    pr_xy = np.asarray(pr_xy, np.float64)
+    both = pr_has[:, None, :] & gt_has[None, :, :]
+    norm = np.sqrt(((gt_xy[None] - pr_xy[:, None]) ** 2).sum(-1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(both, norm / np.asarray(head_size, np.float64)[None, :, None], np.inf)
+
+
 def match_frame(gt_xy: np.ndarray, gt_has: np.ndarray, head_size: np.ndarray,
                 pr_xy: np.ndarray, pr_has: np.ndarray, threshold: float = THRESHOLD) -> FrameMatch:
     """Assign predicted to ground-truth people of one frame by PCKh overlap, as poseval does.
@@ -143,13 +138,8 @@ def match_frame(gt_xy: np.ndarray, gt_has: np.ndarray, head_size: np.ndarray,
     each ground truth then keeps the best of the predictions that kept it
     (first on ties); zero overlap is no match.
     """
-    gt_xy = np.asarray(gt_xy, np.float64)
-    pr_xy = np.asarray(pr_xy, np.float64)
     n_pr, n_gt, k = len(pr_xy), len(gt_xy), gt_has.shape[1]
-    both = pr_has[:, None, :] & gt_has[None, :, :]
-    norm = np.sqrt(((gt_xy[None] - pr_xy[:, None]) ** 2).sum(-1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dist = np.where(both, norm / np.asarray(head_size, np.float64)[None, :, None], np.inf)
+    dist = joint_distances(gt_xy, gt_has, head_size, pr_xy, pr_has)
     hit = dist <= threshold
     gt_of_pred = np.full(n_pr, -1, np.int64)
     if n_pr and n_gt:
@@ -303,47 +293,75 @@ def keypoint_similarity(dist: np.ndarray) -> np.ndarray:
 
 
 class HotaCounter:
-    """Keypoint HOTA (Luiten et al., IJCV 2020) per joint, PoseTrack21 style, plus IDF1 and ID switches.
+    """Keypoint HOTA (Luiten et al., IJCV 2020) per joint and in total as the PoseTrack21 kit computes it,
+    plus IDF1 and ID switches.
 
-    Per joint and frame, ground-truth and predicted joints are paired by the
-    assignment maximising their keypoint similarity; at each alpha in
-    `HOTA_ALPHAS` a pair with similarity >= alpha is a true positive. DetA =
-    TP / (TP + FN + FP); AssA averages over true positives TPA / (TPA + FNA + FPA)
-    of their (ground-truth id, predicted id) pair; HOTA = sqrt(DetA x AssA),
-    averaged over alphas. Sequences combine as TrackEval does (counts summed,
-    association scores weighted by TP). IDF1 (Ristani et al., 2016) pairs whole
-    trajectories to maximise the frames where the pair is within 0.5 head sizes;
-    IDSW are CLEAR-MOT switches. Every scored frame counts (no poseval quirks).
+    Fed the kit's frames (`hota_frames`). Per joint and frame, ground-truth and
+    predicted joints are paired by the assignment maximising their keypoint
+    similarity; at each alpha in `HOTA_ALPHAS` a pair with similarity >= alpha is
+    a true positive. DetA = TP / (TP + FN + FP); AssA averages over true
+    positives TPA / (TPA + FNA + FPA) of their (ground-truth id, predicted id)
+    pair; HOTA = sqrt(DetA x AssA), averaged over alphas. Per joint, sequences
+    combine as the kit does (counts summed, association scores weighted by TP);
+    the Total as `totals` says.
+
+    The kit's empty-frame quirk (`kit_empty_frames`, on by default): a frame
+    whose ground truth has people but whose prediction has none adds the whole
+    sequence's ground-truth joints to FN; off, it adds the frame's own. A
+    sequence without any predicted person counts its ground-truth joints once,
+    either way. The kit cannot evaluate a labelled frame whose ground truth has
+    nobody (it fails); here its predicted joints are false positives.
+
+    IDF1 (Ristani et al., 2016) pairs whole trajectories to maximise the frames
+    where the pair is within `threshold` head sizes; IDSW are CLEAR-MOT switches;
+    both over the same frames, without quirks.
     """
 
-    def __init__(self, num_joints: int) -> None:
+    def __init__(self, num_joints: int, kit_empty_frames: bool = True, threshold: float = THRESHOLD) -> None:
         a, k = len(HOTA_ALPHAS), num_joints
         self.num_joints = k
+        self.kit_empty_frames = kit_empty_frames
+        self.threshold = threshold
         self.tp, self.fn, self.fp = (np.zeros((a, k), np.int64) for _ in range(3))
         self.similarity = np.zeros((a, k))
         self.ass_sums = np.zeros((3, a, k))        # AssA, AssRe, AssPr, summed over true positives
+        # The kit's Total: each sequence's joint-mean AssA, AssRe, AssPr (then LocA) times its true positives.
+        self.total_ass = np.zeros((3, a))
+        self.total_loc = np.zeros(a)
         self.identity = np.zeros((4, k), np.int64)  # IDTP, ground-truth joints, predicted joints, switches
 
-    def add_sequence(self, frames: list[ScoredFrame], matches: list[FrameMatch]) -> None:
-        """One sequence's scored frames with their `match_frame` results."""
+    def add_sequence(self, frames: list[ScoredFrame]) -> None:
+        """One sequence's frames, as `hota_frames` gives them."""
         if not frames:
             return
-        k = self.num_joints
+        a, k = len(HOTA_ALPHAS), self.num_joints
         gt_keys = np.unique(np.concatenate([f.gt_ids for f in frames]))
         pr_keys = np.unique(np.concatenate([f.pr_ids for f in frames]))
         gt_count = np.zeros((k, len(gt_keys)))
         pr_count = np.zeros((k, len(pr_keys)))
-        pair_tp = np.zeros((len(HOTA_ALPHAS), k, len(gt_keys), len(pr_keys)))
+        pair_tp = np.zeros((a, k, len(gt_keys), len(pr_keys)))
         pair_frames = np.zeros((k, len(gt_keys), len(pr_keys)))
+        tp, fn, fp = (np.zeros((a, k), np.int64) for _ in range(3))
+        similarity = np.zeros((a, k))
+        seq_gt = sum(f.gt_has.sum(0) for f in frames)
+        # The kit scores a sequence without predicted people as a whole, before any frame.
+        whole = len(pr_keys) == 0
         mot = ClearMot(gt_keys, pr_keys, k)
-        for f, m in zip(frames, matches):
+        for f in frames:
             gi = np.searchsorted(gt_keys, f.gt_ids)
             pi = np.searchsorted(pr_keys, f.pr_ids)
             gt_count[:, gi] += f.gt_has.T
             pr_count[:, pi] += f.pr_has.T
-            pair_frames[:, gi[:, None], pi[None, :]] += m.hit.transpose(2, 1, 0)
-            mot.update(f.gt_ids, f.gt_has, f.pr_ids, f.pr_has, np.where(m.hit, m.dist, np.nan).transpose(2, 1, 0))
-            sim = keypoint_similarity(m.dist).transpose(2, 1, 0)  # (K,G,P)
+            dist = joint_distances(f.gt_xy, f.gt_has, f.head_size, f.pr_xy, f.pr_has)
+            hit = dist <= self.threshold
+            pair_frames[:, gi[:, None], pi[None, :]] += hit.transpose(2, 1, 0)
+            mot.update(f.gt_ids, f.gt_has, f.pr_ids, f.pr_has, np.where(hit, dist, np.nan).transpose(2, 1, 0))
+            if whole:
+                continue
+            if len(f.pr_ids) == 0:
+                fn += seq_gt if self.kit_empty_frames and len(f.gt_ids) else f.gt_has.sum(0)
+                continue
+            sim = keypoint_similarity(dist).transpose(2, 1, 0)  # (K,G,P)
             contested, (mj, mg, mp) = _split_contested(sim > 0)
             parts = [(mj, mg, mp)]
             for j in np.flatnonzero(contested):
@@ -353,16 +371,26 @@ class HotaCounter:
             mj, mg, mp = (np.concatenate(x).astype(np.int64) for x in zip(*parts))
             s = sim[mj, mg, mp]
             a_idx, m_idx = np.nonzero(s[None, :] >= HOTA_ALPHAS[:, None] - np.finfo(float).eps)
-            tp = np.zeros_like(self.tp)
-            np.add.at(tp, (a_idx, mj[m_idx]), 1)
-            np.add.at(self.similarity, (a_idx, mj[m_idx]), s[m_idx])
+            tp_f = np.zeros((a, k), np.int64)
+            np.add.at(tp_f, (a_idx, mj[m_idx]), 1)
+            np.add.at(similarity, (a_idx, mj[m_idx]), s[m_idx])
             np.add.at(pair_tp, (a_idx, mj[m_idx], gi[mg[m_idx]], pi[mp[m_idx]]), 1)
-            self.tp += tp
-            self.fn += f.gt_has.sum(0)[None, :] - tp
-            self.fp += f.pr_has.sum(0)[None, :] - tp
+            tp += tp_f
+            fn += f.gt_has.sum(0)[None, :] - tp_f
+            fp += f.pr_has.sum(0)[None, :] - tp_f
+        if whole:
+            fn += seq_gt
         gts, prs = gt_count[None, :, :, None], pr_count[None, :, None, :]
-        for i, denom in enumerate((gts + prs - pair_tp, gts, prs)):
-            self.ass_sums[i] += (pair_tp * pair_tp / np.maximum(1.0, denom)).sum((2, 3))
+        ass = np.stack([(pair_tp * pair_tp / np.maximum(1.0, denom)).sum((2, 3))
+                        for denom in (gts + prs - pair_tp, gts, prs)])
+        self.ass_sums += ass
+        self.tp += tp
+        self.fn += fn
+        self.fp += fp
+        self.similarity += similarity
+        seq_tp = tp.sum(1)
+        self.total_ass += (ass / np.maximum(1, tp)[None]).mean(2) * seq_tp[None]
+        self.total_loc += (np.maximum(1e-10, similarity) / np.maximum(1e-10, tp)).mean(1) * seq_tp
         for j in range(k):
             r, c = scipy_linear_sum_assignment(pair_frames[j], maximize=True)
             self.identity[0, j] += int(pair_frames[j, r, c].sum())
@@ -387,6 +415,24 @@ class HotaCounter:
         out["IDR"] = 100 * _ratio(idtp, n_gt)
         out["IDSW"] = idsw
         return out
+
+    def totals(self) -> dict[str, float]:
+        """HOTA_FIELDS over all joints, formed as the PoseTrack21 kit forms its Total (x100, alpha-averaged).
+
+        Per alpha: DetA, DetRe, DetPr from the TP, FN, FP pooled over joints and
+        sequences; AssA, AssRe, AssPr (and LocA) averaged over the 15 joints within
+        each sequence (a joint without true positives counts 0, LocA 1), then over
+        sequences weighted by their true positives; HOTA = sqrt(DetA x AssA).
+        """
+        tp = self.tp.sum(1).astype(np.float64)
+        fn, fp = self.fn.sum(1), self.fp.sum(1)
+        det_a = tp / np.maximum(1, tp + fn + fp)
+        ass_a, ass_re, ass_pr = self.total_ass / np.maximum(1, tp)[None]
+        per_alpha = {"HOTA": np.sqrt(det_a * ass_a), "DetA": det_a, "AssA": ass_a,
+                     "DetRe": tp / np.maximum(1, tp + fn), "DetPr": tp / np.maximum(1, tp + fp),
+                     "AssRe": ass_re, "AssPr": ass_pr,
+                     "LocA": np.maximum(1e-10, self.total_loc) / np.maximum(1e-10, tp)}
+        return {name: float(100 * v.mean()) for name, v in per_alpha.items()}
 
 
 # ---------------------------------------------------------------- per-sequence preparation
@@ -418,16 +464,55 @@ def _check_ids(frame: PoseTrackFrame, name: str, fi: int, what: str) -> None:
         raise HrtrackError(f"{name}: frame {fi}: {what} track id {int(uniq[counts > 1][0])} appears twice")
 
 
-def scored_frames(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str, pred_name: str) -> list[ScoredFrame]:
-    """Pair frames by index and keep poseval's scored frames, after ignore regions.
-
-    Raises HrtrackError (naming the file) on a frame-count mismatch, a person
-    without a track id, duplicate ids in a frame, a ground-truth person with
-    joints but no head box, or an ignore polygon with fewer than 3 vertices.
-    """
+def _check_pairing(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str, pred_name: str) -> None:
+    """Frames pair by index: the same count; against PoseTrack21 ground truth, also its image ids on
+    labelled frames (its kit requires them)."""
     if len(pred.frames) != len(gt.frames):
         raise HrtrackError(f"{pred_name}: {len(pred.frames)} frames but the ground truth "
                            f"{gt_name} has {len(gt.frames)}")
+    if gt.format != "posetrack21":
+        return
+    for fi, (g, p) in enumerate(zip(gt.frames, pred.frames)):
+        if g.is_labeled and None not in (g.image_id, p.image_id) and g.image_id != p.image_id:
+            raise HrtrackError(f"{pred_name}: frame {fi} has image id {p.image_id} but the ground truth {gt_name} "
+                               f"has {g.image_id} (the PoseTrack21 kit needs the ground truth's image ids)")
+
+
+def _check_regions(g: PoseTrackFrame, gt_name: str, fi: int) -> None:
+    small = [len(r) for r in g.ignore_regions if len(r) < 3]
+    if small:
+        raise HrtrackError(f"{gt_name}: frame {fi}: an ignore region has {small[0]} points; "
+                           "a polygon needs at least 3")
+
+
+def _scored_frame(g: PoseTrackFrame, p: PoseTrackFrame, gt_has: np.ndarray, gt_keep: np.ndarray,
+                  pr_has: np.ndarray, pr_keep: np.ndarray, gt_name: str, fi: int) -> ScoredFrame:
+    """The ScoredFrame of kept people, in poseval's 15 joints; `*_has` are (N,15) after ignore regions."""
+    size = head_sizes(g.head_boxes)
+    lacking = gt_keep & gt_has.any(1) & np.isnan(size)
+    if lacking.any():
+        k = int(np.flatnonzero(lacking)[0])
+        raise HrtrackError(f"{gt_name}: frame {fi}: ground-truth person {k} (track id "
+                           f"{int(g.track_ids[k])}) has joints but no head box")
+    gt_xy = g.keypoints[:, PT17_TO_PT18].astype(np.float64)
+    pr_xy = p.keypoints[:, PT17_TO_PT18].astype(np.float64)
+    scores = p.joint_scores[:, PT17_TO_PT18].astype(np.float64)
+    return ScoredFrame(gt_xy[gt_keep], gt_has[gt_keep], g.track_ids[gt_keep], size[gt_keep],
+                       pr_xy[pr_keep], pr_has[pr_keep],
+                       np.where(np.isnan(scores), MIN_SCORE, scores)[pr_keep], p.track_ids[pr_keep])
+
+
+def scored_frames(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str, pred_name: str) -> list[ScoredFrame]:
+    """Pair frames by index and keep poseval's scored frames, after ignore regions (for mAP and MOTA).
+
+    Against PoseTrack21 ground truth a predicted joint, like a ground-truth one,
+    is present only where x > 0 and y > 0 (PoseTrack21's rule, whatever the
+    prediction file's format). Raises HrtrackError (naming the file) on a
+    frame-count mismatch, a person without a track id, duplicate ids in a frame,
+    a ground-truth person with joints but no head box, an ignore polygon with
+    fewer than 3 vertices, or (PoseTrack21) another image id than the ground truth's.
+    """
+    _check_pairing(gt, pred, gt_name, pred_name)
     out = []
     for fi, (g, p) in enumerate(zip(gt.frames, pred.frames)):
         _check_ids(p, pred_name, fi, "predicted")
@@ -436,27 +521,41 @@ def scored_frames(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str, 
         _check_ids(g, gt_name, fi, "ground-truth")
         gt_has = g.visible[:, PT17_TO_PT18].copy()
         pr_has = p.visible[:, PT17_TO_PT18].copy()
-        gt_xy = g.keypoints[:, PT17_TO_PT18].astype(np.float64)
-        pr_xy = p.keypoints[:, PT17_TO_PT18].astype(np.float64)
+        if gt.format == "posetrack21":
+            pr_has &= (p.keypoints[:, PT17_TO_PT18] > 0).all(-1)
         gt_keep, pr_keep = np.ones(len(g), bool), np.ones(len(p), bool)
         if g.ignore_regions:
-            small = [len(r) for r in g.ignore_regions if len(r) < 3]
-            if small:
-                raise HrtrackError(f"{gt_name}: frame {fi}: an ignore region has {small[0]} points; "
-                                   "a polygon needs at least 3")
-            gt_has &= ~points_in_polygons(gt_xy.reshape(-1, 2), g.ignore_regions).reshape(gt_has.shape)
-            pr_has &= ~points_in_polygons(pr_xy.reshape(-1, 2), g.ignore_regions).reshape(pr_has.shape)
+            _check_regions(g, gt_name, fi)
+            gt_xy = g.keypoints[:, PT17_TO_PT18].reshape(-1, 2)
+            pr_xy = p.keypoints[:, PT17_TO_PT18].reshape(-1, 2)
+            gt_has &= ~points_in_polygons(gt_xy, g.ignore_regions).reshape(gt_has.shape)
+            pr_has &= ~points_in_polygons(pr_xy, g.ignore_regions).reshape(pr_has.shape)
             gt_keep, pr_keep = gt_has.any(1), pr_has.any(1)
-        size = head_sizes(g.head_boxes)
-        lacking = gt_keep & gt_has.any(1) & np.isnan(size)
-        if lacking.any():
-            k = int(np.flatnonzero(lacking)[0])
-            raise HrtrackError(f"{gt_name}: frame {fi}: ground-truth person {k} (track id "
-                               f"{int(g.track_ids[k])}) has joints but no head box")
-        scores = p.joint_scores[:, PT17_TO_PT18].astype(np.float64)
-        out.append(ScoredFrame(gt_xy[gt_keep], gt_has[gt_keep], g.track_ids[gt_keep], size[gt_keep],
-                               pr_xy[pr_keep], pr_has[pr_keep],
-                               np.where(np.isnan(scores), MIN_SCORE, scores)[pr_keep], p.track_ids[pr_keep]))
+        out.append(_scored_frame(g, p, gt_has, gt_keep, pr_has, pr_keep, gt_name, fi))
+    return out
+
+
+def hota_frames(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str, pred_name: str) -> list[ScoredFrame]:
+    """Pair frames by index and keep the PoseTrack21 kit's frames and people (for keypoint HOTA).
+
+    The kit's frames are those the ground truth marks `is_labeled`, with or
+    without people; its people and joints are `posetrack21_people`'s (a joint is
+    present where x > 0 and y > 0; in frames with ignore regions, joints inside
+    are removed and people left with nothing are dropped), whatever the files'
+    format. Raises HrtrackError as `scored_frames` does.
+    """
+    _check_pairing(gt, pred, gt_name, pred_name)
+    out = []
+    for fi, (g, p) in enumerate(zip(gt.frames, pred.frames)):
+        _check_ids(p, pred_name, fi, "predicted")
+        if not g.is_labeled:
+            continue
+        _check_ids(g, gt_name, fi, "ground-truth")
+        _check_regions(g, gt_name, fi)
+        gt_has, gt_keep = posetrack21_people(g, file_coordinates=gt.format == "posetrack21")
+        pr_has, pr_keep = posetrack21_people(p, g.ignore_regions, file_coordinates=pred.format == "posetrack21")
+        out.append(_scored_frame(g, p, gt_has[:, PT17_TO_PT18], gt_keep, pr_has[:, PT17_TO_PT18], pr_keep,
+                                 gt_name, fi))
     return out
 
 
@@ -501,6 +600,8 @@ class PoseTrackResult:
     strict: bool
     counts: dict[str, int] = field(default_factory=dict)
     hota: dict[str, np.ndarray] | None = None   # HotaCounter.per_joint(), when asked for
+    hota_total: dict[str, float] | None = None  # HotaCounter.totals(), when asked for
+    strict_hota: bool = False
 
     def _mot(self, name: str) -> np.ndarray:
         return self.mot_counts[:, ClearMot.FIELDS.index(name)].astype(np.float64)
@@ -549,7 +650,8 @@ class PoseTrackResult:
         out = {"mAP": table(self.ap), "MOTA": table(self.mota), "MOTP": table(self.motp),
                "Precision": table(self.precision), "Recall": table(self.recall),
                "per_joint": per_joint, "counts": counts,
-               "settings": {"strict_clear_mot": self.strict, "threshold": THRESHOLD}}
+               "settings": {"strict_clear_mot": self.strict, "strict_hota": self.strict_hota,
+                            "threshold": THRESHOLD}}
         if self.hota is not None:
             out["HOTA"] = {"Total": {k: clean(v) for k, v in self.hota_totals().items()},
                            "per_joint": {name: {k: clean(float(v[j])) for k, v in self.hota.items()}
@@ -558,10 +660,12 @@ class PoseTrackResult:
         return out
 
     def hota_totals(self) -> dict[str, float]:
-        """HOTA-family and identity scores over joints: means of the joints (NaN left out), IDSW summed."""
-        if self.hota is None:
+        """Scores over all joints: HOTA_FIELDS as the PoseTrack21 kit forms its Total (`HotaCounter.totals`),
+        IDF1 / IDP / IDR as means of the joints (NaN left out), IDSW summed."""
+        if self.hota is None or self.hota_total is None:
             raise HrtrackError("this result was computed without HOTA")
-        totals = {k: _nanmean(v) for k, v in self.hota.items()}
+        totals = dict(self.hota_total)
+        totals.update({k: _nanmean(self.hota[k]) for k in IDENTITY_FIELDS if k != "IDSW"})
         totals["IDSW"] = float(self.hota["IDSW"].sum())
         return totals
 
@@ -578,9 +682,14 @@ class PoseTrackResult:
         if self.hota is not None:
             totals = self.hota_totals()
             names = (*HOTA_FIELDS, *IDENTITY_FIELDS)
-            lines += ["Keypoint HOTA (PoseTrack21 style) and identity metrics, mean over joints:",
+            lines += ["Keypoint HOTA as the PoseTrack21 kit (Total as the kit forms it), identity metrics:",
                       "&" + " &".join(f"{n:>5}" for n in names) + " \\\\",
-                      _row([totals[n] for n in names])]
+                      _row([totals[n] for n in names]),
+                      "Keypoint HOTA per joint (the kit's columns):",
+                      "&     " + "".join(f"&{n:>5} " for n in (*KIT_JOINT_NAMES, "Total")) + "\\\\"]
+            for name in ("HOTA", "DetA", "AssA"):
+                values = [*self.hota[name][KIT_JOINTS], totals[name]]
+                lines.append(f"&{name:>5}" + _row(values))
         return "\n".join(lines)
 
 
@@ -592,13 +701,17 @@ class PoseTrackEvaluator:
     Args:
         strict: textbook CLEAR-MOT / AP instead of poseval's quirks (module docstring).
         threshold: PCKh threshold in head sizes (poseval: 0.5).
-        hota: also compute keypoint HOTA, IDF1 and ID switches (`HotaCounter`).
+        hota: also compute keypoint HOTA as the PoseTrack21 kit, IDF1 and ID switches (`HotaCounter`).
+        strict_hota: count a frame where one side has no people by its own joints, not the kit's
+            whole-sequence count (`HotaCounter`).
     """
 
-    def __init__(self, strict: bool = False, threshold: float = THRESHOLD, hota: bool = False) -> None:
+    def __init__(self, strict: bool = False, threshold: float = THRESHOLD, hota: bool = False,
+                 strict_hota: bool = False) -> None:
         self.strict = strict
+        self.strict_hota = strict_hota
         self.threshold = threshold
-        self._hota = HotaCounter(NUM_JOINTS) if hota else None
+        self._hota = HotaCounter(NUM_JOINTS, kit_empty_frames=not strict_hota, threshold=threshold) if hota else None
         self._scores: list[np.ndarray] = []
         self._labels: list[np.ndarray] = []
         self._has: list[np.ndarray] = []
@@ -610,7 +723,10 @@ class PoseTrackEvaluator:
     def add_sequence(self, gt: PoseTrackSequence, pred: PoseTrackSequence,
                      gt_name: str | None = None, pred_name: str | None = None) -> None:
         """Score one sequence pair; names (file paths) appear in errors."""
-        frames = scored_frames(gt, pred, gt_name or gt.name, pred_name or pred.name)
+        gt_name, pred_name = gt_name or gt.name, pred_name or pred.name
+        frames = scored_frames(gt, pred, gt_name, pred_name)
+        if self._hota is not None:
+            self._hota.add_sequence(hota_frames(gt, pred, gt_name, pred_name))
         self._counts["sequences"] += 1
         self._counts["frames"] += len(gt.frames)
         self._counts["scored_frames"] += len(frames)
@@ -619,10 +735,8 @@ class PoseTrackEvaluator:
         mot_frames = frames if self.strict else frames[:-1]
         mot = ClearMot(np.concatenate([f.gt_ids for f in frames]),
                        np.concatenate([f.pr_ids for f in frames]), NUM_JOINTS)
-        matches = []
         for i, f in enumerate(frames):
             m = match_frame(f.gt_xy, f.gt_has, f.head_size, f.pr_xy, f.pr_has, self.threshold)
-            matches.append(m)
             self._scores.append(f.pr_scores)
             self._labels.append(m.labels)
             self._has.append(f.pr_has)
@@ -637,8 +751,6 @@ class PoseTrackEvaluator:
         self._counts["mot_frames"] += len(mot_frames)
         self._mot += mot.counts
         self._sum_d += mot.sum_distance
-        if self._hota is not None:
-            self._hota.add_sequence(frames, matches)
 
     def result(self) -> PoseTrackResult:
         """Scores over all sequences added so far."""
@@ -650,17 +762,21 @@ class PoseTrackEvaluator:
             ap[:, j] = average_precision(scores[has[:, j], j], labels[has[:, j], j], self._num_gt[j])
             if self.strict and self._num_gt[j] == 0:
                 ap[0, j] = np.nan
+        hota = self._hota
         return PoseTrackResult(ap[0], ap[1], ap[2], self._num_gt.copy(), has.sum(0), self._mot.copy(),
                                self._sum_d.copy(), self.strict, dict(self._counts),
-                               None if self._hota is None else self._hota.per_joint())
+                               None if hota is None else hota.per_joint(), None if hota is None else hota.totals(),
+                               self.strict_hota)
 
 
 def evaluate_folders(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, strict: bool = False,
-                     progress: bool = True, hota: bool = False) -> PoseTrackResult:
-    """Evaluate a folder of per-sequence predictions against a folder of ground truth (2017 or 2018 JSON).
+                     progress: bool = True, hota: bool = False, strict_hota: bool = False) -> PoseTrackResult:
+    """Evaluate a folder of per-sequence predictions against a folder of ground truth (2017, 2018 or 21 JSON).
 
     Sequences pair by file name; a ground-truth sequence without a prediction file
-    is an error naming it; prediction files of other sequences are ignored.
+    is an error naming it; prediction files of other sequences are ignored. A
+    COCO-like prediction file that could be 2018 or 21 is read as its ground
+    truth's format.
     """
     gt_files = sequence_files(gt_dir)
     if not gt_files:
@@ -671,10 +787,12 @@ def evaluate_folders(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, str
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise HrtrackError(f"no prediction for sequence {missing[0]}: {Path(pred_dir) / (missing[0] + '.json')} "
                            f"does not exist{more}")
-    evaluator = PoseTrackEvaluator(strict=strict, hota=hota)
+    evaluator = PoseTrackEvaluator(strict=strict, hota=hota, strict_hota=strict_hota)
     with tqdm(gt_files.items(), desc="evaluate", unit="seq", disable=None if progress else True,
               leave=False) as bar:
         for name, gt_path in bar:
             pred_path = pred_files[name]
-            evaluator.add_sequence(read_sequence(gt_path), read_sequence(pred_path), str(gt_path), str(pred_path))
+            gt = read_sequence(gt_path)
+            pred = read_sequence(pred_path, "posetrack21" if gt.format == "posetrack21" else "posetrack18")
+            evaluator.add_sequence(gt, pred, str(gt_path), str(pred_path))
     return evaluator.result()

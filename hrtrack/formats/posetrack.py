@@ -1,14 +1,18 @@
-"""PoseTrack 2017 / 2018 per-sequence files <-> arrays (DESIGN.md §5).
+"""PoseTrack 2017 / 2018 / 21 per-sequence files <-> arrays (DESIGN.md §5).
 
 In memory, joints are always in the 17-slot PoseTrack layout
 (`hrtrack.skeleton.POSETRACK`); PoseTrack 2017's 15 joint ids map through
 `PT17_TO_PT18` at the file boundary and nowhere else; ears are never set.
 
-Reading follows what the official `poseval` reads: a 2017 person without an
+Reading follows what the official tools read: a 2017 person without an
 `annopoints[0].point` list is dropped (poseval discards it before evaluating),
-a 2018 keypoint is absent only when it is (0, 0, 0), and frames keep the file's
-order (frames pair with the ground truth by index, not by image name).
-Every malformed input raises `HrtrackError` naming the file and the field.
+a 2018 keypoint is absent only when it is (0, 0, 0) (poseval), a PoseTrack21
+keypoint is present only when x > 0 and y > 0 whatever its visibility flag (the
+PoseTrack21 evaluation kit), and frames keep the file's order (frames pair with
+the ground truth by index, not by image name). PoseTrack21 files are the 2018
+layout plus their own fields (`person_id` on people, `has_labeled_person` on
+images), by which they are told apart. Every malformed input raises
+`HrtrackError` naming the file and the field.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 
 from ..errors import HrtrackError
 from ..fileio import AtomicWrite, read_json, write_json_atomic
+from ..geometry import points_in_polygons
 from ..skeleton import POSETRACK, PT17_TO_PT18
 from .json_fields import PLAIN_NUMBERS, as_dict, as_list, flag, float32_list, integer, number, numbers, short
 
@@ -32,6 +37,7 @@ NUM_JOINTS = POSETRACK.num_joints
 NUM_PT17_JOINTS = len(PT17_TO_PT18)
 # poseval makes track ids unique across sequences by adding seq_index * 10000.
 MAX_TRACK_ID = 10000
+FORMATS = ("posetrack17", "posetrack18", "posetrack21")
 # PoseTrack 2018 image ids: 10000000000 + vid_id * 10000 + frame index.
 PT18_IMAGE_ID_BASE = 10_000_000_000
 
@@ -47,7 +53,11 @@ class PoseTrackFrame:
     float32 x1,y1,x2,y2, NaN rows when absent; ignore_regions: polygons (P,2).
     unannotated_people counts the people of a 2017 file without an
     `annopoints[0].point` list: they are not read, but poseval still scores a
-    ground-truth frame whose only people are such.
+    ground-truth frame whose only people are such. person_ids (N,) int64:
+    PoseTrack21's dataset-wide person ids, -1 where the file gives none. A frame
+    read from a PoseTrack21 file keeps, in keypoints, the file's coordinates of
+    the joints its rule reads as absent (x <= 0 or y <= 0); other readers leave
+    absent joints at (0, 0).
     """
 
     image: str
@@ -62,6 +72,7 @@ class PoseTrackFrame:
     ignore_regions: list[np.ndarray] = field(default_factory=list)
     image_id: int | None = None
     unannotated_people: int = 0
+    person_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.keypoints = np.asarray(self.keypoints, np.float32).reshape(-1, NUM_JOINTS, 2)
@@ -73,6 +84,8 @@ class PoseTrackFrame:
         self.head_boxes = np.asarray(self.head_boxes, np.float32).reshape(n, 4)
         self.boxes = np.asarray(self.boxes, np.float32).reshape(n, 4)
         self.ignore_regions = [np.asarray(p, np.float32).reshape(-1, 2) for p in self.ignore_regions]
+        self.person_ids = (np.full(n, -1, np.int64) if self.person_ids is None
+                           else np.asarray(self.person_ids, np.int64).reshape(n))
 
     def __len__(self) -> int:
         return len(self.keypoints)
@@ -91,16 +104,20 @@ class PoseTrackFrame:
         return PoseTrackFrame(self.image, self.is_labeled, self.keypoints[index], self.visible[index],
                               self.joint_scores[index], self.track_ids[index], self.scores[index],
                               self.head_boxes[index], self.boxes[index], list(self.ignore_regions),
-                              self.image_id, self.unannotated_people)
+                              self.image_id, self.unannotated_people, self.person_ids[index])
 
 
 @dataclass
 class PoseTrackSequence:
-    """A PoseTrack sequence: its file stem, its frames in file order, its video id."""
+    """A PoseTrack sequence: its file stem, its frames in file order, its video id.
+
+    format: the file format it was read from (one of `FORMATS`), None when built in memory.
+    """
 
     name: str
     frames: list[PoseTrackFrame]
     vid_id: str | None = None
+    format: str | None = None
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -128,10 +145,13 @@ def _unwrap(d: dict, key: str, name: str, where: str) -> Any:
 
 
 
-def _track_id(v: Any, name: str, where: str) -> int:
+def _track_id(v: Any, name: str, where: str, capped: bool = True) -> int:
+    """A track id: 0 <= id < 10000 (poseval's limit), or any id >= 0 when not `capped` (PoseTrack21)."""
     tid = integer(v, name, where)
-    if not 0 <= tid < MAX_TRACK_ID:
+    if capped and not 0 <= tid < MAX_TRACK_ID:
         raise HrtrackError(f"{name}: {where} = {tid} is outside 0..{MAX_TRACK_ID - 1} (poseval's limit)")
+    if tid < 0:
+        raise HrtrackError(f"{name}: {where} = {tid} is negative")
     return tid
 
 
@@ -161,6 +181,7 @@ class _People:
     scores: np.ndarray = field(init=False)
     head_boxes: np.ndarray = field(init=False)
     boxes: np.ndarray = field(init=False)
+    person_ids: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         n = self.n
@@ -171,12 +192,13 @@ class _People:
         self.scores = np.full(n, np.nan, np.float32)
         self.head_boxes = np.full((n, 4), np.nan, np.float32)
         self.boxes = np.full((n, 4), np.nan, np.float32)
+        self.person_ids = np.full(n, -1, np.int64)
 
     def frame(self, image: str, is_labeled: bool, ignore: list[np.ndarray],
               image_id: int | None, unannotated: int = 0) -> PoseTrackFrame:
         return PoseTrackFrame(image, is_labeled, self.keypoints, self.visible, self.joint_scores,
                               self.track_ids, self.scores, self.head_boxes, self.boxes, ignore, image_id,
-                              unannotated)
+                              unannotated, self.person_ids)
 
 
 # ---------------------------------------------------------------- PoseTrack 2017
@@ -276,7 +298,7 @@ def _parse_polygon17(region: Any, name: str, where: str) -> np.ndarray:
 
 def _parse17(obj: Any, name: str) -> PoseTrackSequence:
     if not isinstance(obj, dict) or "annolist" not in obj:
-        raise HrtrackError(f"{name}: no 'annolist' (PoseTrack 2017) nor 'images' (PoseTrack 2018) field")
+        raise HrtrackError(f"{name}: no 'annolist' (PoseTrack 2017) nor 'images' (PoseTrack 2018 or 21) field")
     annolist = as_list(obj["annolist"], name, "annolist")
     frames = []
     for fi, entry in enumerate(annolist):
@@ -302,13 +324,16 @@ def _parse17(obj: Any, name: str) -> PoseTrackSequence:
             labeled = flag(_unwrap(entry, "is_labeled", name, where), name, f"{where}.is_labeled")
         frames.append(people.frame(image, labeled, ignore, None, len(rects) - len(kept)))
     vid = next((v for v in (_vid_id_from_image(f.image) for f in frames) if v), None)
-    return PoseTrackSequence(Path(name).stem, frames, vid)
+    return PoseTrackSequence(Path(name).stem, frames, vid, "posetrack17")
 
 
-# ---------------------------------------------------------------- PoseTrack 2018
+# ---------------------------------------------------------------- PoseTrack 2018 and 21
 
-def _keypoint_slots(obj: dict, name: str) -> np.ndarray:
-    """Slot in the 17-joint layout of each keypoint of the file's category, -1 for ears (not evaluated)."""
+def _keypoint_slots(obj: dict, name: str, pt21: bool) -> np.ndarray:
+    """Slot in the 17-joint layout of each keypoint of the file's category, -1 for ears (not evaluated).
+
+    The PoseTrack21 kit reads keypoints by position, so a PoseTrack21 file must list them in the standard order.
+    """
     if "categories" not in obj:
         names: list = list(POSETRACK.joint_names)
     else:
@@ -316,6 +341,10 @@ def _keypoint_slots(obj: dict, name: str) -> np.ndarray:
         if len(cats) != 1 or not isinstance(cats[0], dict) or "keypoints" not in cats[0]:
             raise HrtrackError(f"{name}: categories must hold exactly one person category with 'keypoints'")
         names = as_list(cats[0]["keypoints"], name, "categories[0].keypoints")
+        if pt21 and names != list(POSETRACK.joint_names):
+            raise HrtrackError(f"{name}: categories[0].keypoints must be the 17 PoseTrack keypoints in their "
+                               f"standard order in a PoseTrack21 file (its evaluation kit reads them by position), "
+                               f"got {short(names)}")
     slots = []
     for k, joint in enumerate(names):
         if joint not in POSETRACK.joint_names:
@@ -334,13 +363,19 @@ def _xywh_to_xyxy(b: np.ndarray) -> np.ndarray:
     return np.array([b[0], b[1], b[0] + b[2], b[1] + b[3]], np.float32)
 
 
-def _parse18_person(ann: dict, slots: np.ndarray, people: _People, row: int, name: str, where: str) -> None:
+def _parse18_person(ann: dict, slots: np.ndarray, people: _People, row: int, name: str, where: str,
+                    pt21: bool) -> None:
     k = len(slots)
     if "keypoints" not in ann:
         raise HrtrackError(f"{name}: {where} has no 'keypoints'")
     kp = numbers(ann["keypoints"], 3 * k, name, f"{where}.keypoints").reshape(k, 3)
-    present = ~(kp == 0).all(axis=1) & (slots >= 0)
-    people.keypoints[row, slots[present]] = kp[present, :2]
+    if pt21:
+        present = (kp[:, 0] > 0) & (kp[:, 1] > 0) & (slots >= 0)
+        # Absent joints keep their coordinates too: the kit's ignore-region rule reads them.
+        people.keypoints[row, slots[slots >= 0]] = kp[slots >= 0, :2]
+    else:
+        present = ~(kp == 0).all(axis=1) & (slots >= 0)
+        people.keypoints[row, slots[present]] = kp[present, :2]
     people.visible[row, slots[present]] = True
     if ann.get("scores"):
         js = numbers(ann["scores"], k, name, f"{where}.scores")
@@ -348,7 +383,11 @@ def _parse18_person(ann: dict, slots: np.ndarray, people: _People, row: int, nam
     if "score" in ann:
         people.scores[row] = number(ann["score"], name, f"{where}.score")
     if "track_id" in ann:
-        people.track_ids[row] = _track_id(ann["track_id"], name, f"{where}.track_id")
+        people.track_ids[row] = _track_id(ann["track_id"], name, f"{where}.track_id", capped=not pt21)
+    elif pt21:
+        raise HrtrackError(f"{name}: {where} has no 'track_id' (PoseTrack21 needs one on every person)")
+    if pt21 and ann.get("person_id") is not None:
+        people.person_ids[row] = integer(ann["person_id"], name, f"{where}.person_id")
     for key, dest in (("bbox", people.boxes), ("bbox_head", people.head_boxes)):
         if ann.get(key) is not None:
             dest[row] = _xywh_to_xyxy(numbers(ann[key], 4, name, f"{where}.{key}"))
@@ -370,8 +409,8 @@ def _parse_regions18(img: dict, name: str, where: str) -> list[np.ndarray]:
     return polys
 
 
-def _parse18(obj: dict, name: str) -> PoseTrackSequence:
-    slots = _keypoint_slots(obj, name)
+def _parse18(obj: dict, name: str, pt21: bool) -> PoseTrackSequence:
+    slots = _keypoint_slots(obj, name, pt21)
     images = as_list(obj["images"], name, "images")
     anns = as_list(obj.get("annotations", []), name, "annotations")
     by_image: dict[int, list[tuple[int, dict]]] = {}
@@ -404,7 +443,7 @@ def _parse18(obj: dict, name: str) -> PoseTrackSequence:
             vid = str(img["vid_id"])
         people = _People(len(by_image[iid]))
         for row, (ai, ann) in enumerate(by_image[iid]):
-            _parse18_person(ann, slots, people, row, name, f"annotations[{ai}]")
+            _parse18_person(ann, slots, people, row, name, f"annotations[{ai}]", pt21)
         _check_unique_ids(people.track_ids, name, f"{where} (image id {iid})")
         labeled = len(by_image[iid]) > 0
         if "is_labeled" in img:
@@ -412,27 +451,74 @@ def _parse18(obj: dict, name: str) -> PoseTrackSequence:
         frames.append(people.frame(image, labeled, _parse_regions18(img, name, where), iid))
     if vid is None:
         vid = next((v for v in (_vid_id_from_image(f.image) for f in frames) if v), None)
-    return PoseTrackSequence(Path(name).stem, frames, vid)
+    return PoseTrackSequence(Path(name).stem, frames, vid, "posetrack21" if pt21 else "posetrack18")
+
+
+def is_posetrack21(obj: Any) -> bool:
+    """Whether a COCO-like PoseTrack object carries PoseTrack21's own fields.
+
+    That is `has_labeled_person` on an image (ground truth) or `person_id` on an
+    annotation (ground truth and the kit's submission format).
+    """
+    if not isinstance(obj, dict):
+        return False
+    images, anns = obj.get("images"), obj.get("annotations")
+    return ((isinstance(images, list) and any(isinstance(i, dict) and "has_labeled_person" in i for i in images))
+            or (isinstance(anns, list) and any(isinstance(a, dict) and "person_id" in a for a in anns)))
+
+
+def posetrack21_people(frame: PoseTrackFrame, ignore_regions: list[np.ndarray] | None = None,
+                       file_coordinates: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A frame's people as the PoseTrack21 kit evaluates them: present joints (N,17) and kept people (N,).
+
+    The kit reads coordinates only, over the 15 evaluated joints (ears never
+    count): a joint is present where the file holds x > 0 and y > 0. In a frame
+    with ignore regions (the frame's own, or the ground truth's `ignore_regions`
+    for a prediction) it removes the joints strictly inside a region and drops a
+    person when each of its joints is removed or lies at x <= 0 and y <= 0;
+    other frames keep every person, with or without joints.
+
+    The file's coordinates are the keypoints themselves for a frame read from a
+    PoseTrack21 file (`file_coordinates`, absent joints included), else those of
+    the visible joints and (0, 0) elsewhere, as the writers write them.
+    """
+    regions = frame.ignore_regions if ignore_regions is None else ignore_regions
+    xy = (frame.keypoints if file_coordinates
+          else np.where(frame.visible[..., None], frame.keypoints, 0.0)).astype(np.float64)
+    evaluated = np.zeros(NUM_JOINTS, bool)
+    evaluated[PT17_TO_PT18] = True
+    present = (xy > 0).all(-1) & evaluated
+    kept = np.ones(len(frame), bool)
+    if regions:
+        inside = points_in_polygons(xy.reshape(-1, 2), regions).reshape(present.shape)
+        kept = ~((inside | (xy <= 0).all(-1)) | ~evaluated).all(1)
+        present &= ~inside
+    return present, kept
 
 
 # ---------------------------------------------------------------- public API
 
-def parse_sequence(obj: Any, name: str) -> PoseTrackSequence:
+def parse_sequence(obj: Any, name: str, ambiguous_as: str = "posetrack18") -> PoseTrackSequence:
     """Parse an already-loaded PoseTrack JSON object; `name` (a path) appears in errors and gives the stem.
 
-    Detects PoseTrack 2018 by its 'images' field and 2017 by 'annolist'.
+    Detects 2017 by 'annolist', and a COCO-like file ('images') as PoseTrack21
+    when it carries PoseTrack21's own fields (`is_posetrack21`). A COCO-like file
+    without them (a 2018 file, or a PoseTrack21 prediction without `person_id`)
+    is read as `ambiguous_as`: "posetrack18" or "posetrack21".
     """
+    if ambiguous_as not in ("posetrack18", "posetrack21"):
+        raise HrtrackError(f"ambiguous_as must be posetrack18 or posetrack21, got {ambiguous_as!r}")
     if isinstance(obj, dict) and "images" in obj and "annolist" not in obj:
-        return _parse18(obj, str(name))
+        return _parse18(obj, str(name), ambiguous_as == "posetrack21" or is_posetrack21(obj))
     return _parse17(obj, str(name))
 
 
-def read_sequence(path: str | os.PathLike) -> PoseTrackSequence:
-    """Read one PoseTrack 2017 or 2018 per-sequence JSON file (format auto-detected).
+def read_sequence(path: str | os.PathLike, ambiguous_as: str = "posetrack18") -> PoseTrackSequence:
+    """Read one PoseTrack 2017, 2018 or 21 per-sequence JSON file (format detected as `parse_sequence` does).
 
     Raises HrtrackError naming the file and the field on any malformed input.
     """
-    return parse_sequence(read_json(path), str(path))
+    return parse_sequence(read_json(path), str(path), ambiguous_as)
 
 
 def validate_posetrack17(obj: Any, name: str, prediction: bool = True) -> PoseTrackSequence:
@@ -464,19 +550,23 @@ def sequence_files(folder: str | os.PathLike) -> dict[str, Path]:
 
 
 
-def _check_frame_writable(fr: PoseTrackFrame, name: str, fi: int) -> None:
-    """PoseTrack files need track ids below 10000 and unique within a frame; the tracker's ids must fit."""
-    if (fr.track_ids >= MAX_TRACK_ID).any():
+def _check_frame_writable(fr: PoseTrackFrame, name: str, fi: int, fmt: str) -> None:
+    """Track ids must be unique within a frame; 2017/2018 files need them below 10000 (poseval's limit),
+    PoseTrack21 files need one on every person (its kit reads `track_id` unconditionally)."""
+    if fmt != "posetrack21" and (fr.track_ids >= MAX_TRACK_ID).any():
         raise HrtrackError(f"{name} frame {fi}: track id {int(fr.track_ids.max())} does not fit a PoseTrack file "
-                           f"(ids must be < {MAX_TRACK_ID}, poseval's limit); write --format coco for longer videos")
+                           f"(ids must be < {MAX_TRACK_ID}, poseval's limit); write --format coco or posetrack21 "
+                           f"for longer videos")
+    if fmt == "posetrack21" and (fr.track_ids < 0).any():
+        raise HrtrackError(f"{name} frame {fi}: a person has no track id, which a PoseTrack21 file needs")
     known = fr.track_ids[fr.track_ids >= 0]
     if len(np.unique(known)) != len(known):
         raise HrtrackError(f"{name} frame {fi}: duplicate track ids {fr.track_ids.tolist()}")
 
 
-def _check_writable(seq: PoseTrackSequence) -> None:
+def _check_writable(seq: PoseTrackSequence, fmt: str) -> None:
     for fi, fr in enumerate(seq.frames):
-        _check_frame_writable(fr, seq.name, fi)
+        _check_frame_writable(fr, seq.name, fi, fmt)
 
 
 def posetrack17_frame(fr: PoseTrackFrame, index: int) -> dict:
@@ -519,7 +609,7 @@ def to_posetrack17(seq: PoseTrackSequence) -> dict:
 
     Only the 15 PoseTrack 2017 joints are written; person boxes have no 2017 field.
     """
-    _check_writable(seq)
+    _check_writable(seq, "posetrack17")
     return {"annolist": [posetrack17_frame(fr, fi) for fi, fr in enumerate(seq.frames)]}
 
 
@@ -580,6 +670,32 @@ def posetrack18_annotations(fr: PoseTrackFrame, image_id: int) -> list[dict]:
     return annotations
 
 
+def posetrack21_image(fr: PoseTrackFrame, image_id: int, nframes: int, vid_id: str | None) -> dict:
+    """The `images` entry of one frame of a PoseTrack21 file.
+
+    `frame_id` is the image id, as in the release; `has_labeled_person` says whether the frame holds people.
+    """
+    image: dict[str, Any] = {"id": image_id, "file_name": fr.image, "frame_id": image_id}
+    if vid_id is not None:
+        image["vid_id"] = vid_id
+    image.update({"is_labeled": bool(fr.is_labeled), "has_labeled_person": len(fr) > 0, "nframes": nframes,
+                  "ignore_regions_x": [float32_list(p[:, 0]) for p in fr.ignore_regions],
+                  "ignore_regions_y": [float32_list(p[:, 1]) for p in fr.ignore_regions]})
+    return image
+
+
+def posetrack21_annotations(fr: PoseTrackFrame, image_id: int) -> list[dict]:
+    """The `annotations` entries of one frame of a PoseTrack21 file: the 2018 fields plus `person_id`.
+
+    `person_id` is the frame's person id where it has one, else the track id.
+    """
+    annotations = posetrack18_annotations(fr, image_id)
+    for p, ann in enumerate(annotations):
+        pid = int(fr.person_ids[p])
+        ann["person_id"] = pid if pid >= 0 else int(fr.track_ids[p])
+    return annotations
+
+
 def posetrack18_categories() -> list[dict]:
     """The one "person" category of a PoseTrack 2018 file, with the 17 keypoint names."""
     return [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(POSETRACK.joint_names),
@@ -588,11 +704,29 @@ def posetrack18_categories() -> list[dict]:
 
 def to_posetrack18(seq: PoseTrackSequence) -> dict:
     """The PoseTrack 2018 COCO-like object (DESIGN.md §5); absent keypoints are (0, 0, 0)."""
-    _check_writable(seq)
+    return _to_coco_like(seq, "posetrack18")
+
+
+def to_posetrack21(seq: PoseTrackSequence) -> dict:
+    """The PoseTrack21 object its kit reads: the 2018 layout plus `person_id` and `has_labeled_person`.
+
+    Absent keypoints are (0, 0, 0); the kit counts a keypoint only where x > 0 and y > 0.
+    """
+    return _to_coco_like(seq, "posetrack21")
+
+
+def _to_coco_like(seq: PoseTrackSequence, fmt: str) -> dict:
+    _check_writable(seq, fmt)
+    image_entry, annotation_entries = _COCO_LIKE[fmt]
     ids = _image_ids(seq)
-    images = [posetrack18_image(fr, iid, len(seq.frames), seq.vid_id) for fr, iid in zip(seq.frames, ids)]
-    annotations = [ann for fr, iid in zip(seq.frames, ids) for ann in posetrack18_annotations(fr, iid)]
+    images = [image_entry(fr, iid, len(seq.frames), seq.vid_id) for fr, iid in zip(seq.frames, ids)]
+    annotations = [ann for fr, iid in zip(seq.frames, ids) for ann in annotation_entries(fr, iid)]
     return {"images": images, "annotations": annotations, "categories": posetrack18_categories()}
+
+
+# The two COCO-like formats: (images entry, annotations entries) of one frame.
+_COCO_LIKE = {"posetrack18": (posetrack18_image, posetrack18_annotations),
+              "posetrack21": (posetrack21_image, posetrack21_annotations)}
 
 
 def write_posetrack17(seq: PoseTrackSequence, path: str | os.PathLike) -> None:
@@ -605,25 +739,31 @@ def write_posetrack18(seq: PoseTrackSequence, path: str | os.PathLike) -> None:
     write_json_atomic(path, to_posetrack18(seq))
 
 
-class PoseTrackWriter:
-    """A PoseTrack 2017 or 2018 sequence file written frame by frame, so memory stays flat on long videos.
+def write_posetrack21(seq: PoseTrackSequence, path: str | os.PathLike) -> None:
+    """Write `seq` as a PoseTrack21 per-sequence JSON (`posetrack_data/<split>/<seq>.json`), atomically."""
+    write_json_atomic(path, to_posetrack21(seq))
 
-    The file holds the same bytes as `write_posetrack17` / `write_posetrack18` of
-    the whole sequence and appears atomically on `close()`; `abort()` (or a crash)
-    leaves any previous file untouched. 2018 files list every image before any
-    annotation and give each image the frame count, so both parts wait in
-    anonymous scratch files (deleted by the OS whatever happens) until `close()`.
+
+class PoseTrackWriter:
+    """A PoseTrack 2017, 2018 or 21 sequence file written frame by frame, so memory stays flat on long videos.
+
+    The file holds the same bytes as `write_posetrack17` / `write_posetrack18` /
+    `write_posetrack21` of the whole sequence and appears atomically on `close()`;
+    `abort()` (or a crash) leaves any previous file untouched. 2018 and 21 files
+    list every image before any annotation and give each image the frame count,
+    so both parts wait in anonymous scratch files (deleted by the OS whatever
+    happens) until `close()`.
 
     Args:
         path: output JSON path.
-        fmt: "posetrack17" or "posetrack18".
+        fmt: "posetrack17", "posetrack18" or "posetrack21".
         name: sequence name for messages.
         vid_id: PoseTrack video id (2018 image ids and `vid_id` fields).
     """
 
     def __init__(self, path: str | os.PathLike, fmt: str, name: str, vid_id: str | None = None) -> None:
-        if fmt not in ("posetrack17", "posetrack18"):
-            raise HrtrackError(f"fmt must be posetrack17 or posetrack18, got {fmt!r}")
+        if fmt not in FORMATS:
+            raise HrtrackError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
         self.path = Path(path)
         self.fmt = fmt
         self.name = name
@@ -648,7 +788,7 @@ class PoseTrackWriter:
 
     def add(self, fr: PoseTrackFrame) -> None:
         """Append the next frame."""
-        _check_frame_writable(fr, self.name, self._count)
+        _check_frame_writable(fr, self.name, self._count, self.fmt)
         try:
             self._add(fr)
         except OSError as exc:
@@ -666,9 +806,10 @@ class PoseTrackWriter:
                     raise HrtrackError(f"{self.name}: image id {iid} appears twice")
                 self._given_ids.add(iid)
             images, annotations = self._scratch
+            image_entry, annotation_entries = _COCO_LIKE[self.fmt]
             # One image per line, without the frame count that only close() knows.
-            images.write(json.dumps(posetrack18_image(fr, iid, 0, self.vid_id)) + "\n")
-            for ann in posetrack18_annotations(fr, iid):
+            images.write(json.dumps(image_entry(fr, iid, 0, self.vid_id)) + "\n")
+            for ann in annotation_entries(fr, iid):
                 annotations.write((", " if self._annotations else "") + json.dumps(ann))
                 self._annotations += 1
 

@@ -1,4 +1,4 @@
-"""Result sinks: PoseTrack 2017 / 2018 JSON, COCO keypoint results, rendered video.
+"""Result sinks: PoseTrack 2017 / 2018 / 21 JSON, COCO keypoint results, rendered video.
 
 Each sink takes `(frame, tracked poses)` one frame at a time, streams it to a
 temporary file (memory stays flat on long videos) and moves the file into place
@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..formats.posetrack import FORMATS as POSETRACK_FORMATS
 from ..formats.posetrack import PoseTrackFrame, PoseTrackWriter
 from ..errors import HrtrackError
 from ..fileio import AtomicWrite
@@ -57,11 +58,11 @@ def to_posetrack_frame(poses: Poses, layout: Layout, image: str, joint_threshold
 
 
 class PoseTrackSink:
-    """One PoseTrack sequence file (2017 or 2018 layout), streamed frame by frame and moved into place when closed.
+    """One PoseTrack sequence file (2017, 2018 or 21 layout), streamed frame by frame and moved into place when closed.
 
     Args:
         path: output JSON path.
-        fmt: "posetrack17" or "posetrack18".
+        fmt: "posetrack17", "posetrack18" or "posetrack21".
         layout: joint layout of the poses (converted by joint name).
         joint_threshold: joints scoring below this are not written.
         name, vid_id: sequence name (file stem) and PoseTrack video id.
@@ -69,8 +70,8 @@ class PoseTrackSink:
 
     def __init__(self, path: str | Path, fmt: str, layout: Layout, joint_threshold: float,
                  name: str | None = None, vid_id: str | None = None):
-        if fmt not in ("posetrack17", "posetrack18"):
-            raise HrtrackError(f"fmt must be posetrack17 or posetrack18, got {fmt!r}")
+        if fmt not in POSETRACK_FORMATS:
+            raise HrtrackError(f"fmt must be one of {', '.join(POSETRACK_FORMATS)}, got {fmt!r}")
         self.path = Path(path)
         check_output_folder(self.path)
         self.fmt = fmt

@@ -7,6 +7,7 @@
     videos/<split>/<seq>.mp4                     the same frames as a video (mp4v)
     annotations/posetrack17/<split>/<seq>.json   PoseTrack 2017, as poseval reads it
     annotations/posetrack18/<split>/<seq>.json   PoseTrack 2018
+    annotations/posetrack21/<split>/<seq>.json   PoseTrack21 (posetrack_data/<split>/ of its release)
     annotations/coco/person_keypoints_<split>.json   COCO keypoints of the labelled frames
     annotations/mpii/<split>.json                MPII (official HRNet JSON) of the labelled frames
     detections/<split>.json                      COCO detections derived from the ground truth
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -37,13 +38,16 @@ from ..formats.coco import CocoImage, write_coco_keypoints
 from ..formats.detections import write_coco_detections
 from ..formats.mpii import MpiiAnnotations, write_mpii_json
 from ..geometry import PIXEL_STD
-from ..formats.posetrack import PoseTrackFrame, PoseTrackSequence, write_posetrack17, write_posetrack18
+from ..formats.posetrack import (PoseTrackFrame, PoseTrackSequence, posetrack21_people, write_posetrack17,
+                                 write_posetrack18, write_posetrack21)
 from .script import check_clip_options
 from .video import POSETRACK_EVALUATED, SyntheticFrame, SyntheticVideo
 
 # First video number of each split: names and image ids stay unique across splits.
 SPLIT_BASE = {"train": 0, "val": 10000, "test": 20000}
 MAX_VIDEOS = 10000
+# PoseTrack21 person ids, unique over the dataset: video number x this + track id (track ids < MAX_PEOPLE).
+PERSON_ID_STRIDE = 1000
 
 
 def simulate_detections(truth: SyntheticFrame, frame_size: tuple[int, int], rng: np.random.Generator, *,
@@ -204,7 +208,7 @@ def _write_clip(root: Path, split: str, video: SyntheticVideo, jpeg_quality: int
 
 
 def _write_posetrack(root: Path, split: str, video: SyntheticVideo, truths: list[SyntheticFrame]) -> None:
-    """PoseTrack 2017 and 2018 files: people on labelled frames only, as in the release."""
+    """PoseTrack 2017, 2018 and 21 files: people on labelled frames only, as in the releases."""
     frames = []
     for truth in truths:
         frame = truth.posetrack()
@@ -212,10 +216,29 @@ def _write_posetrack(root: Path, split: str, video: SyntheticVideo, truths: list
             frame = PoseTrackFrame.empty(frame.image, False, frame.image_id, frame.ignore_regions)
         frames.append(frame)
     seq = PoseTrackSequence(video.name, frames, video.vid_id)
-    for version, write in (("posetrack17", write_posetrack17), ("posetrack18", write_posetrack18)):
+    for version, write, data in (("posetrack17", write_posetrack17, seq), ("posetrack18", write_posetrack18, seq),
+                                 ("posetrack21", write_posetrack21, posetrack21_ground_truth(seq, video.number))):
         folder = root / "annotations" / version / split
         _mkdir(folder)
-        write(seq, folder / f"{video.name}.json")
+        write(data, folder / f"{video.name}.json")
+
+
+def posetrack21_ground_truth(seq: PoseTrackSequence, number: int) -> PoseTrackSequence:
+    """The PoseTrack21 ground truth of a labelled sequence: person ids, and `is_labeled` as PoseTrack21 means it.
+
+    PoseTrack21 marks a frame labelled when it holds annotated keypoints, so a
+    frame is labelled here when some person keeps a joint as its evaluation kit
+    reads the frame (`posetrack21_people`); the kit cannot evaluate a labelled
+    frame with ignore regions where nobody is left. Person ids are
+    `number * PERSON_ID_STRIDE + track id`; joint scores, a prediction field, are left out.
+    """
+    frames = []
+    for fr in seq.frames:
+        present, kept = posetrack21_people(fr)
+        frames.append(replace(fr, is_labeled=fr.is_labeled and bool(present[kept].any()),
+                              joint_scores=np.full_like(fr.joint_scores, np.nan),
+                              person_ids=number * PERSON_ID_STRIDE + fr.track_ids))
+    return PoseTrackSequence(seq.name, frames, seq.vid_id)
 
 
 def _coco_image(truth: SyntheticFrame, frame_size: tuple[int, int]) -> CocoImage:
