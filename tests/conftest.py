@@ -71,6 +71,15 @@ def demo_assets(tmp_path_factory: pytest.TempPathFactory) -> DemoAssets:
     return DemoAssets(settings, cache, data, weights, model_yaml)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def hrtrack_cache(tmp_path_factory: pytest.TempPathFactory):
+    """hrtrack's cache (networks exported for the ONNX engines) in a session folder, not the user's home;
+    subprocesses inherit it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HRTRACK_CACHE", str(tmp_path_factory.mktemp("hrtrack-cache")))
+        yield
+
+
 @pytest.fixture
 def one_thread():
     """One torch thread for the test: on a shared 2-core machine, oversubscribed threads make tiny
