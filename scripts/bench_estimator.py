@@ -17,9 +17,9 @@ random crops, head scaled so heatmaps peak near 1), or --pose-weights.
 
 --tune sweeps the engines' settings instead: ONNX Runtime's graph optimisation
 level, intra-op threads and thread spinning; OpenVINO's LATENCY and THROUGHPUT
-hints, stream counts and bf16. --int8 adds ONNX Runtime with int8 static
-quantisation (QDQ, calibrated on random crops) to the comparison; it is never
-the default (see docs/benchmarks.md for its accuracy on the synthetic PCKh).
+hints, stream counts and bf16. --int8 adds int8 static quantisation (QDQ,
+calibrated on random crops) run by ONNX Runtime and OpenVINO; it is never the
+default (its accuracy on the synthetic PCKh: scripts/bench_int8.py).
 
 Ends with one `RESULT` line per engine, e.g.
 `RESULT engine=onnxruntime w32_256x192_b8_crops_per_s=... w32_256x192_b8_speedup=... max_abs_diff=...`.
@@ -40,7 +40,7 @@ from torch import nn
 
 from hrtrack.models import build_engine, build_pose_model, load_model_config, load_pose_weights
 from hrtrack.models.engines import ORT_LEVELS, OnnxRuntimeEngine, OpenVinoEngine, installed_engines
-from hrtrack.models.export import cached_onnx
+from hrtrack.models.export import cached_onnx, quantize_int8
 
 Run = Callable[[np.ndarray], np.ndarray]
 
@@ -81,27 +81,13 @@ def official_eager(model: nn.Module) -> Run:
     return run
 
 
-def quantized_int8(model: nn.Module, input_size: tuple[int, int], threads: int, folder: Path) -> Run:
-    """ONNX Runtime on an int8 static (QDQ) quantisation of the model, calibrated on random crops."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
+def int8_file(model: nn.Module, input_size: tuple[int, int], folder: Path) -> Path:
+    """The int8 static quantisation of the model, calibrated on random crops (speed only: the accuracy
+    of int8 needs a trained network and real crops, scripts/bench_int8.py)."""
     w, h = input_size
     rng = np.random.default_rng(1)
-
-    class Crops(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter([{"input": rng.standard_normal((4, 3, h, w), np.float32)} for _ in range(8)])
-
-        def get_next(self):
-            return next(self.batches, None)
-
-    fp32 = cached_onnx(model, input_size)
-    prepared, int8 = folder / "prepared.onnx", folder / "int8.onnx"
-    quant_pre_process(str(fp32), str(prepared))
-    quantize_static(str(prepared), str(int8), Crops(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8, per_channel=True)
-    return OnnxRuntimeEngine(int8, input_size, threads=threads)
+    batches = (rng.standard_normal((4, 3, h, w), np.float32) for _ in range(8))
+    return quantize_int8(cached_onnx(model, input_size), folder / "int8.onnx", batches)
 
 
 def variants(model: nn.Module, input_size: tuple[int, int], threads: int, tune: bool, int8: bool,
@@ -128,7 +114,10 @@ def variants(model: nn.Module, input_size: tuple[int, int], threads: int, tune: 
             out["ov LATENCY bf16"] = OpenVinoEngine(onnx, input_size, threads=threads, hint="LATENCY",
                                                     precision="bf16")
     if int8:
-        out["onnxruntime int8"] = quantized_int8(model, input_size, threads, folder)
+        path = int8_file(model, input_size, folder)
+        for name in ("onnxruntime", "openvino"):
+            if name in engines:
+                out[f"{name} int8"] = build_engine(path, name, input_size, threads)
     return out
 
 

@@ -275,3 +275,27 @@ def test_every_checkpoint_kind_exports(exported, tmp_path, capsys):
         if ONNX_ENGINES:
             got = build_engine(out, ONNX_ENGINES[0], (64, 64))(x)
             assert np.abs(got - eager(loaded, x)).max() < 1e-4, kind
+
+
+@pytest.mark.slow
+def test_int8_export_is_calibrated_on_the_data_and_runs_on_every_onnx_engine(exported, synthetic_dataset, tmp_path,
+                                                                             capsys):
+    if "onnxruntime" not in ONNX_ENGINES:
+        pytest.skip("int8 quantisation uses onnxruntime's tools")
+    common = ["--pose-weights", str(exported["weights"]), "--config", str(exported["yaml"])]
+    out = tmp_path / "int8.onnx"
+    assert main(["export", *common, "--out", str(out), "--int8"]) == 2
+    assert "--int8 and --calibration ROOT go together" in capsys.readouterr().err
+    assert main(["export", *common, "--out", str(out), "--int8", "--calibration", str(synthetic_dataset.root),
+                 "--calibration-crops", "32"]) == 0
+    meta = onnx_metadata(out)
+    assert meta["quantization"].startswith("int8") and meta["joint_layout"] == "posetrack"
+    ops = {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    x = np.random.default_rng(4).standard_normal((4, 3, 64, 64)).astype(np.float32)
+    expected = eager(exported["model"], x)
+    for engine in ONNX_ENGINES:
+        got = build_engine(out, engine, (64, 64))(x)
+        # Quantised, not equal: close in the large, far from the fp32 engines' 1e-4.
+        assert np.corrcoef(got.ravel(), expected.ravel())[0, 1] > 0.9, engine
+        assert np.abs(got - expected).max() > 1e-4
