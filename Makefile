@@ -10,7 +10,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[test,train]'
+	$(PIP) install -q -c constraints.txt -e '.[test,train,deploy]'
 	touch $@
 
 test: install

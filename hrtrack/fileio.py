@@ -86,6 +86,11 @@ def remove_stale_temporaries(path: str | os.PathLike) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def cache_root() -> Path:
+    """hrtrack's cache folder: $HRTRACK_CACHE, else ~/.cache/hrtrack."""
+    return Path(os.environ.get("HRTRACK_CACHE", Path.home() / ".cache" / "hrtrack"))
+
+
 def resolve_under(root: str | os.PathLike, relative: str, where: str) -> Path:
     """`root / relative`, refusing paths that escape `root` (e.g. "../../etc/passwd" or "/etc/passwd").
 

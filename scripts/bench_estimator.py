@@ -1,99 +1,189 @@
 #!/usr/bin/env python
-"""Throughput of the HRNet estimator network: crops/s, folded vs unfolded, and GFLOP/s.
+"""Every installed inference engine of the HRNet estimator side by side: crops/s and heatmap error.
 
-For each model (default W32-256x192 and W48-384x288) and batch size (1, 8, 32) it
-times the plain eager NCHW model (the baseline), the BN-folded model and the
-folded channels_last model (the estimator's CPU default), with torch.inference_mode.
-It measures the machine's own peak with a large 3x3 convolution and a large matmul
-and prints the fraction of it each variant achieves. With CUDA it also compares
-fp32 with fp16/bf16 autocast at batch 32. Times are the best of --repeats runs.
+The baseline is the official-layout network (`PoseHighResolutionNet`, the official
+parameter names and module tree) run eagerly: BatchNorm unfolded, contiguous NCHW,
+fp32, eval mode, torch.inference_mode. Beside it, each installed engine of
+`hrtrack.models.build_engine` with its default settings (the ones the estimator
+uses): torch (BN folded, channels_last), onnxruntime and openvino (the same network
+exported to ONNX). Every variant runs the same input with the same thread count,
+and the heatmaps are compared with the baseline's (max abs difference).
+
+Repetitions are interleaved (A, B, C, A, B, C, ...), so load from other processes
+falls on all variants alike; speed-ups are medians of per-round time ratios,
+crops/s the median over rounds. The weights are seeded and calibrated like a
+trained network's (He-initialised convolutions, BatchNorm statistics measured on
+random crops, head scaled so heatmaps peak near 1), or --pose-weights.
+
+--tune sweeps the engines' settings instead: ONNX Runtime's graph optimisation
+level, intra-op threads and thread spinning; OpenVINO's LATENCY and THROUGHPUT
+hints, stream counts and bf16. --int8 adds int8 static quantisation (QDQ,
+calibrated on random crops) run by ONNX Runtime and OpenVINO; it is never the
+default (its accuracy on the synthetic PCKh: scripts/bench_int8.py).
+
+Ends with one `RESULT` line per engine, e.g.
+`RESULT engine=onnxruntime w32_256x192_b8_crops_per_s=... w32_256x192_b8_speedup=... max_abs_diff=...`.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import tempfile
 import time
+from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import torch
+from torch import nn
 
-from hrtrack.models import build_pose_model, fold_batchnorm, load_model_config
-from hrtrack.models.complexity import count_macs
+from hrtrack.models import build_engine, build_pose_model, load_model_config, load_pose_weights
+from hrtrack.models.engines import ORT_LEVELS, OnnxRuntimeEngine, OpenVinoEngine, installed_engines
+from hrtrack.models.export import cached_onnx, quantize_int8
+
+Run = Callable[[np.ndarray], np.ndarray]
 
 
-def best_time(fn, repeats: int, sync) -> float:
-    fn()
-    sync()
-    best = float("inf")
+def calibrated_model(name: str, seed: int) -> nn.Module:
+    """A seeded network whose activations and heatmaps have a trained network's scale."""
+    cfg = load_model_config(name)
+    torch.manual_seed(seed)
+    model = build_pose_model(cfg)
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            nn.init.normal_(m.bias, 0.0, 0.1)
+            m.momentum = None  # cumulative average: one pass sets the statistics
+    w, h = cfg.input_size
+    x = torch.randn(4, 3, h, w)
+    with torch.no_grad():
+        model.train()(x)
+        model.eval()
+        peak = model(x).abs().amax()
+        model.final_layer.weight /= peak
+        model.final_layer.bias /= peak
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = 0.1
+    return model
+
+
+def official_eager(model: nn.Module) -> Run:
+    """The baseline: the unfolded official-layout network, NCHW fp32, eval, inference mode."""
+    model = model.eval()
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return model(torch.from_numpy(x)).numpy()
+    return run
+
+
+def int8_file(model: nn.Module, input_size: tuple[int, int], folder: Path) -> Path:
+    """The int8 static quantisation of the model, calibrated on random crops (speed only: the accuracy
+    of int8 needs a trained network and real crops, scripts/bench_int8.py)."""
+    w, h = input_size
+    rng = np.random.default_rng(1)
+    batches = (rng.standard_normal((4, 3, h, w), np.float32) for _ in range(8))
+    return quantize_int8(cached_onnx(model, input_size), folder / "int8.onnx", batches)
+
+
+def variants(model: nn.Module, input_size: tuple[int, int], threads: int, tune: bool, int8: bool,
+             folder: Path) -> dict[str, Run]:
+    out: dict[str, Run] = {"official eager": official_eager(model)}
+    engines = installed_engines()
+    if not tune:
+        for name in engines:
+            out[name] = build_engine(model, name, input_size, threads, device="cpu")
+    else:
+        out["torch"] = build_engine(model, "torch", input_size, threads, device="cpu")
+        onnx = cached_onnx(model, input_size) if len(engines) > 1 else None
+        if "onnxruntime" in engines:
+            for level in ORT_LEVELS[1:]:
+                for n in sorted({1, threads}):
+                    for spin in (True, False):
+                        out[f"ort {level} t{n}{' spin' if spin else ''}"] = OnnxRuntimeEngine(
+                            onnx, input_size, threads=n, optimization=level, spinning=spin)
+        if "openvino" in engines:
+            out["ov LATENCY"] = OpenVinoEngine(onnx, input_size, threads=threads, hint="LATENCY")
+            for streams in sorted({1, 2, threads}):
+                out[f"ov THROUGHPUT s{streams}"] = OpenVinoEngine(onnx, input_size, threads=threads,
+                                                                 hint="THROUGHPUT", streams=streams)
+            out["ov LATENCY bf16"] = OpenVinoEngine(onnx, input_size, threads=threads, hint="LATENCY",
+                                                    precision="bf16")
+    if int8:
+        path = int8_file(model, input_size, folder)
+        for name in ("onnxruntime", "openvino"):
+            if name in engines:
+                out[f"{name} int8"] = build_engine(path, name, input_size, threads)
+    return out
+
+
+def measure(runs: dict[str, Run], x: np.ndarray, repeats: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Interleaved timings (seconds per round, per variant) and max abs difference from the first variant."""
+    reference = None
+    diffs = {}
+    for name, run in runs.items():  # also the warm-up call
+        y = run(x)
+        reference = y if reference is None else reference
+        diffs[name] = float(np.abs(y - reference).max())
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        sync()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def measure_peak(device: torch.device, repeats: int, sync) -> tuple[float, float]:
-    """GFLOP/s of a 3x3 convolution (128->128 ch, 4x128x96) and a 2048^2 matmul, fp32."""
-    conv = torch.nn.Conv2d(128, 128, 3, padding=1, bias=False).to(device).eval()
-    x = torch.randn(4, 128, 128, 96, device=device)
-    a = torch.randn(2048, 2048, device=device)
-    with torch.inference_mode():
-        t_conv = best_time(lambda: conv(x), repeats, sync)
-        t_mm = best_time(lambda: a @ a, repeats, sync)
-    conv_flops = 2 * 4 * 128 * 96 * 128 * 128 * 9
-    return conv_flops / t_conv / 1e9, 2 * 2048 ** 3 / t_mm / 1e9
+        for name, run in runs.items():
+            t = time.perf_counter()
+            run(x)
+            times[name].append(time.perf_counter() - t)
+    return times, diffs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["w32_256x192", "w48_384x288"])
-    parser.add_argument("--batches", nargs="+", type=int, default=[1, 8, 32])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--models", nargs="+", default=["w32_256x192"],
+                        help="model configs (default: %(default)s; the docs' table adds w48_384x288)")
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 8], help="batch sizes (default: 1 8)")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds per batch (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=0, help="threads for every engine (0: torch's default)")
+    parser.add_argument("--pose-weights", type=Path, help="real weights instead of the calibrated seeded ones "
+                                                          "(one model only)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tune", action="store_true", help="sweep the ONNX Runtime and OpenVINO settings")
+    parser.add_argument("--int8", action="store_true", help="add ONNX Runtime int8 static quantisation")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    conv_peak, mm_peak = measure_peak(device, args.repeats, sync)
-    peak = max(conv_peak, mm_peak)
-    print(f"device {device}, {torch.get_num_threads()} threads; measured peak: 3x3 conv {conv_peak:.1f} "
-          f"GFLOP/s, matmul {mm_peak:.1f} GFLOP/s")
-    print(f"{'model':<13}{'batch':>6}{'variant':>22}{'crops/s':>10}{'GFLOP/s':>9}{'of peak':>9}{'speedup':>9}")
-    result = {}
-    for name in args.models:
-        cfg = load_model_config(name)
-        torch.manual_seed(0)
-        plain = build_pose_model(cfg).eval().to(device)
-        folded = fold_batchnorm(plain)
-        folded_cl = fold_batchnorm(plain).to(memory_format=torch.channels_last)
-        flops = 2 * count_macs(build_pose_model(cfg), cfg.input_size)
-        w, h = cfg.input_size
-        for batch in args.batches:
-            x = torch.randn(batch, 3, h, w, device=device)
-            x_cl = x.contiguous(memory_format=torch.channels_last)
-            variants = [("eager NCHW unfolded", plain, x, None), ("folded NCHW", folded, x, None),
-                        ("folded channels_last", folded_cl, x_cl, None)]
-            if device.type == "cuda" and batch == max(args.batches):
-                variants += [("folded cl fp16", folded_cl, x_cl, torch.float16),
-                             ("folded cl bf16", folded_cl, x_cl, torch.bfloat16)]
-            base = None
-            for label, model, inp, dtype in variants:
-                def run(model=model, inp=inp, dtype=dtype):
-                    with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                        model(inp)
-                t = best_time(run, args.repeats, sync)
-                rate = batch / t
-                base = base or rate
-                gflops = flops * batch / t / 1e9
-                print(f"{name:<13}{batch:>6}{label:>22}{rate:>10.2f}{gflops:>9.1f}{gflops / peak:>9.0%}"
-                      f"{rate / base:>8.2f}x")
-                key = f"{name}_b{batch}_{label.replace(' ', '_')}"
-                result[key] = rate
-            result[f"{name}_b{batch}_speedup"] = result[f"{name}_b{batch}_folded_channels_last"] / base
-    fields = " ".join(f"{k}={v:.3f}" for k, v in result.items() if k.endswith("speedup"))
-    print(f"RESULT peak_gflops={peak:.1f} {fields}")
+    threads = torch.get_num_threads()
+    print(f"{threads} threads; engines installed: {', '.join(installed_engines())}")
+    print(f"{'model':<13}{'batch':>6}  {'variant':<26}{'crops/s':>9}{'best':>9}{'vs eager':>10}{'max |diff|':>12}")
+    result: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            if args.pose_weights:
+                model = build_pose_model(name)
+                load_pose_weights(model, args.pose_weights)
+            else:
+                model = calibrated_model(name, args.seed)
+            input_size = load_model_config(name).input_size
+            runs = variants(model.eval(), input_size, threads, args.tune, args.int8, Path(tmp))
+            w, h = input_size
+            rng = np.random.default_rng(args.seed)
+            for batch in args.batches:
+                x = rng.standard_normal((batch, 3, h, w), np.float32)
+                times, diffs = measure(runs, x, args.repeats)
+                base = times["official eager"]
+                for label, ts in times.items():
+                    rate = batch / statistics.median(ts)
+                    speedup = statistics.median(b / t for b, t in zip(base, ts))
+                    print(f"{name:<13}{batch:>6}  {label:<26}{rate:>9.2f}{batch / min(ts):>9.2f}{speedup:>9.2f}x"
+                          f"{diffs[label]:>12.1e}", flush=True)
+                    entry = result.setdefault(label, {})
+                    entry[f"{name}_b{batch}_crops_per_s"] = rate
+                    entry[f"{name}_b{batch}_speedup"] = speedup
+                    entry["max_abs_diff"] = max(entry.get("max_abs_diff", 0.0), diffs[label])
+    for label, entry in result.items():
+        fields = " ".join(f"{k}={v:.3g}" for k, v in entry.items())
+        print(f"RESULT engine={label.replace(' ', '_')} {fields}")
 
 
 if __name__ == "__main__":

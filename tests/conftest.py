@@ -1,11 +1,14 @@
 """Shared fixtures: a small synthetic dataset on disk and a small synthetic clip in memory.
 
 Both are session-scoped and cheap (well under a second to make); tests must not
-modify them.
+modify them. hrtrack's cache folder ($HRTRACK_CACHE) is a temporary one for the run.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +16,29 @@ import numpy as np
 import pytest
 
 from hrtrack.synthetic import SPLIT_BASE, SyntheticFrame, SyntheticVideo, generate_dataset
+
+_CACHE = pytest.StashKey[tuple]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """hrtrack's cache (networks exported for the ONNX engines) in a temporary folder, not the user's home.
+
+    Set before test modules are imported, so that the environments they build for
+    subprocesses at import time carry it too.
+    """
+    folder = tempfile.mkdtemp(prefix="hrtrack-cache-")
+    config.stash[_CACHE] = (folder, os.environ.get("HRTRACK_CACHE"))
+    os.environ["HRTRACK_CACHE"] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder, previous = config.stash[_CACHE]
+    shutil.rmtree(folder, ignore_errors=True)
+    if previous is None:
+        os.environ.pop("HRTRACK_CACHE", None)
+    else:
+        os.environ["HRTRACK_CACHE"] = previous
+
 
 # The on-disk dataset: 2 clips per split, 16 frames of 384x216, 2-4 people.
 SYNTH_OPTIONS = dict(videos=2, frames=16, size=(384, 216), people=(2, 4), splits=("train", "val"), seed=0)

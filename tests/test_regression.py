@@ -40,7 +40,7 @@ TINY = ModelConfig(width=8, num_joints=17, layout="posetrack", input_size=(64, 6
 PIPELINE = """\
 flow: {method: dis, preset: medium, scale: 1.0}
 propagation: {enabled: true, extension: 0.15, min_joint_score: 0.2, nms_iou: 0.5}
-estimator: {model: MODEL, flip_test: true, precision: fp32, max_batch: 64, oks_nms_threshold: 0.9}
+estimator: {model: MODEL, engine: torch, flip_test: true, precision: fp32, max_batch: 64, oks_nms_threshold: 0.9}
 tracking: {similarity: oks, matcher: greedy, threshold: 0.3, q_frames: 1, max_age: 1, use_flow: true}
 output: {joint_threshold: 0.0, person_threshold: 0.0}
 """

@@ -14,12 +14,15 @@ from ..pipeline.config import PipelineConfig
 # PoseTrack results formats (hrtrack.formats.posetrack.FORMATS, not imported: --help stays light), then COCO.
 POSETRACK_FORMATS = ("posetrack17", "posetrack18", "posetrack21")
 FORMATS = (*POSETRACK_FORMATS, "coco")
+# hrtrack.models.engines.ENGINES and "auto", spelled out here: importing models would load torch.
+ENGINE_CHOICES = ("auto", "torch", "onnxruntime", "openvino")
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by `track` and `track-dataset`."""
     parser.add_argument("--pose-weights", type=Path, metavar="W",
-                        help="HRNet checkpoint: official (pose_hrnet_w48_384x288.pth), MMPose, or hrtrack's")
+                        help="HRNet checkpoint: official (pose_hrnet_w48_384x288.pth), MMPose, or hrtrack's; "
+                             "or an ONNX file from `hrtrack export` (onnxruntime / openvino engines)")
     parser.add_argument("--config", default="cpu_w32_256x192", metavar="PRESET",
                         help="pipeline preset in configs/pipeline/ or a YAML path (default: %(default)s; "
                              "the paper: flowtrack_w48_384x288)")
@@ -33,6 +36,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                                                        "(flownet2, raft, ...); overrides the preset")
     parser.add_argument("--flow-weights", type=Path, metavar="F", help="checkpoint of a ptlflow model")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    parser.add_argument("--engine", choices=ENGINE_CHOICES,
+                        help="what runs HRNet: auto (the fastest installed on the CPU, torch on CUDA), torch, "
+                             "onnxruntime or openvino; overrides the preset's estimator.engine")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set tracking.threshold=0.5 (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -42,6 +48,8 @@ def load_pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     overrides = list(args.overrides)
     if args.flow:
         overrides.append(f"flow.method={args.flow}")
+    if args.engine:
+        overrides.append(f"estimator.engine={args.engine}")
     return load_config(PipelineConfig, args.config, "pipeline", overrides)
 
 

@@ -48,8 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "AP, MPII PCKh or PoseTrack frame-level mAP, as fits the data.",
     )
     _common(test)
-    test.add_argument("--weights", required=True, metavar="W", help="pose weights to score")
+    test.add_argument("--weights", required=True, metavar="W",
+                      help="pose weights to score, or an ONNX file from `hrtrack export`")
     test.add_argument("--json", type=Path, metavar="OUT.json", help="also write the metrics as JSON")
+    test.add_argument("--engine", choices=("auto", "torch", "onnxruntime", "openvino"), default="auto",
+                      help="what runs HRNet: auto (the fastest installed on the CPU, torch on CUDA), torch, "
+                           "onnxruntime or openvino (default: %(default)s)")
     test.set_defaults(func=run_test)
 
 
@@ -68,6 +72,6 @@ def run_test(args: argparse.Namespace) -> int:
     from ..training.run import resolve_train_config, test_run
 
     cfg, model_cfg, fmt = resolve_train_config(args.config, args.set, args.data)
-    test_run(cfg, model_cfg, fmt, args.weights, json_out=args.json, device=args.device,
+    test_run(cfg, model_cfg, fmt, args.weights, json_out=args.json, device=args.device, engine=args.engine,
              progress=not args.no_progress)
     return 0

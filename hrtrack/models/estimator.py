@@ -5,10 +5,15 @@ Per box (DESIGN.md §4): center/scale with aspect 3:4 and 1.25 padding, affine c
 heatmaps flipped back, joints swapped, shifted one pixel), argmax + quarter-pixel
 refinement, inverse affine to image pixels. Keypoint score = heatmap maximum;
 person score = box score x mean of the keypoint scores above `in_vis_thre`.
+
+Only the network call goes through an engine (torch, ONNX Runtime, OpenVINO; see
+engines.py); crop, flip test and decoding are this one path for all of them.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from typing import Sequence
 
@@ -25,53 +30,49 @@ from ..structures import Poses
 from ..timing import StageTimer
 from ..tracking.oks import person_scores
 from .codec import HeatmapCodec
-from .fold import fold_batchnorm
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-_AMP_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-
+from .engines import Engine, build_engine
+from .export import IMAGENET_MEAN, IMAGENET_STD
 
 class PoseEstimator:
     """Batched HRNet inference on person boxes.
 
     Args:
-        model: a network mapping normalised RGB (B,3,h,w) to heatmaps (B,K,h/4,w/4).
+        model: a network mapping normalised RGB (B,3,h,w) to heatmaps (B,K,h/4,w/4), the
+            path of an ONNX file of one (`hrtrack export`), or a built `Engine`.
         codec: the heatmap codec (input size, heatmap size, decoding), or just the
             network input (w, h), e.g. (192, 256), for the official codec of that size.
+        engine: what runs the network: "torch", "onnxruntime", "openvino" or "auto"
+            (the fastest installed on the CPU; see engines.py).
+        threads: threads of the ONNX engines (None: torch's thread count).
         flip_test: average with the heatmaps of the mirrored crop.
         layout: joint layout; its flip pairs drive the flip test.
         device: "auto", "cpu", "cuda", "cuda:N" or a torch.device.
-        fold_bn: fold BatchNorm into convolutions (same numbers, faster).
+        fold_bn: fold BatchNorm into convolutions (same numbers, faster; torch engine).
         precision: "auto" (fp16 autocast on CUDA, fp32 on CPU), "fp32", "fp16" or "bf16".
-        channels_last: NHWC memory format (faster on CPU and CUDA here; see scripts/bench_estimator.py).
-        max_batch: most crops (before flipping) per forward pass, bounding memory.
+        channels_last: NHWC memory format (faster on CPU and CUDA here; torch engine; see
+            scripts/bench_estimator.py).
+        max_batch: most crops (before flipping) per engine call, bounding memory.
     """
 
-    def __init__(self, model: nn.Module, codec: HeatmapCodec | tuple[int, int] = (192, 256), *, flip_test: bool = True,
-                 layout: Layout = COCO, device: str | torch.device = "auto", fold_bn: bool = True,
-                 precision: str = "auto", channels_last: bool = True, max_batch: int = 64,
-                 in_vis_thre: float = 0.2):
-        self.device = resolve_device(device)
-        if precision == "auto":
-            precision = "fp16" if self.device.type == "cuda" else "fp32"
-        if precision not in _AMP_DTYPES:
-            raise HrtrackError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
+    def __init__(self, model: nn.Module | str | os.PathLike | Engine,
+                 codec: HeatmapCodec | tuple[int, int] = (192, 256), *, engine: str = "torch",
+                 threads: int | None = None, flip_test: bool = True, layout: Layout = COCO,
+                 device: str | torch.device = "auto", fold_bn: bool = True, precision: str = "auto",
+                 channels_last: bool = True, max_batch: int = 64, in_vis_thre: float = 0.2):
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise HrtrackError(f"max_batch must be an integer >= 1, got {max_batch!r}")
-        self.amp_dtype = _AMP_DTYPES[precision]
         self.codec = codec if isinstance(codec, HeatmapCodec) else HeatmapCodec.from_input_size(codec)
         self.flip_test = flip_test
         self.layout = layout
         self.max_batch = max_batch
         self.in_vis_thre = in_vis_thre
-        model = fold_batchnorm(model) if fold_bn else model.eval()
-        self.channels_last = channels_last
-        self.model = model.to(self.device, memory_format=torch.channels_last if self.channels_last
-                              else torch.contiguous_format)
+        if isinstance(model, Engine):
+            self.engine = model
+        else:
+            self.engine = build_engine(model, engine, self.input_size, threads, device=resolve_device(device),
+                                       precision=precision, fold_bn=fold_bn, channels_last=channels_last)
+        _check_joints(self.engine, layout)
+        self.device = self.engine.device
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255
         self._flip_index = torch.as_tensor(layout.flip_index, device=self.device)
@@ -101,18 +102,20 @@ class PoseEstimator:
         x = torch.from_numpy(crops_bgr).to(self.device, non_blocking=True)
         x = x.permute(0, 3, 1, 2).flip(1).float()
         x = (x - self._mean) / self._std
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return x.contiguous(memory_format=torch.channels_last) if self.engine.channels_last else x
 
     @torch.inference_mode()
     def heatmaps(self, batch: torch.Tensor) -> torch.Tensor:
-        """Heatmaps (N,K,h/4,w/4) float32 of a normalised batch, flip-averaged when enabled."""
+        """Heatmaps (N,K,h/4,w/4) float32 of a normalised batch, flip-averaged when enabled.
+
+        The crops and their mirrors go to the engine in one call.
+        """
         outs = []
         for start in range(0, len(batch), self.max_batch):
             x = batch[start:start + self.max_batch]
             if self.flip_test:
                 x = torch.cat([x, x.flip(3)])
-            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-                y = self.model(x).float()
+            y = self.engine.forward(x)
             if self.flip_test:
                 y, yf = y.chunk(2)
                 yf = yf.flip(3)[:, self._flip_index]
@@ -187,3 +190,14 @@ class PoseEstimator:
             start += n
         timer.add("decode heatmaps", t)
         return out
+
+
+def _check_joints(engine: Engine, layout: Layout) -> None:
+    """An exported file made for other joints would flip and name them wrongly: refuse it."""
+    meta = engine.metadata
+    if "num_joints" in meta and int(json.loads(meta["num_joints"])) != layout.num_joints:
+        raise HrtrackError(f"the ONNX file has {meta['num_joints']} joints; the {layout.name!r} layout has "
+                           f"{layout.num_joints}")
+    if "joint_layout" in meta and meta["joint_layout"] != layout.name:
+        raise HrtrackError(f"the ONNX file was exported for the {meta['joint_layout']!r} joint layout; "
+                           f"the model config's is {layout.name!r}")

@@ -35,12 +35,16 @@ def build_pipeline(cfg: PipelineConfig, pose_weights: str | Path | None, *, devi
         raise HrtrackError(f"model config {cfg.estimator.model}: num_joints {model_cfg.num_joints} does not match "
                            f"the {model_cfg.layout!r} layout's {layout.num_joints} joints")
     check_number("output joint_threshold", cfg.output.joint_threshold)
-    model = build_pose_model(model_cfg)
     if pose_weights is None:
         raise HrtrackError("--pose-weights is required: an HRNet checkpoint such as pose_hrnet_w48_384x288.pth "
-                           "(official model zoo) or a model trained with `hrtrack train`")
-    load_pose_weights(model, pose_weights)
-    estimator = PoseEstimator(model, model_cfg.codec, flip_test=cfg.estimator.flip_test,
+                           "(official model zoo), a model trained with `hrtrack train`, or its `hrtrack export`")
+    if Path(pose_weights).suffix == ".onnx":
+        # An exported network runs as it is, on an ONNX engine.
+        network = pose_weights
+    else:
+        network = build_pose_model(model_cfg)
+        load_pose_weights(network, pose_weights)
+    estimator = PoseEstimator(network, model_cfg.codec, engine=cfg.estimator.engine, flip_test=cfg.estimator.flip_test,
                               layout=model_cfg.joint_layout, device=device, precision=cfg.estimator.precision,
                               max_batch=cfg.estimator.max_batch)
     needs_flow = cfg.propagation.enabled or (cfg.tracking.use_flow and cfg.tracking.similarity == "oks")

@@ -36,9 +36,12 @@ class PropagationConfig:
 
 @dataclass(frozen=True)
 class EstimatorConfig:
-    """HRNet pose estimator: a configs/models name or YAML path, and test-time options."""
+    """HRNet pose estimator: a configs/models name or YAML path, the engine that runs it
+    ("auto": the fastest installed on the CPU, torch on CUDA; "torch", "onnxruntime",
+    "openvino"), and test-time options."""
 
     model: str = "w32_256x192"
+    engine: str = "auto"
     flip_test: bool = True
     precision: str = "auto"
     max_batch: int = 64

@@ -140,20 +140,20 @@ def _loader(dataset, ctx: DistContext, batch_size: int, workers: int, shuffle: b
                       pin_memory=ctx.device.type == "cuda", drop_last=False)
 
 
-def predict_keypoints(model: nn.Module, dataset, *, ctx: DistContext, layout: Layout, batch_size: int = 32,
-                      workers: int = 0, flip_test: bool = True, amp: str = "none",
+def predict_keypoints(model: nn.Module | Path, dataset, *, ctx: DistContext, layout: Layout, batch_size: int = 32,
+                      workers: int = 0, flip_test: bool = True, amp: str = "none", engine: str = "torch",
                       progress: bool = True) -> Predictions:
     """Run the model over a (non-augmenting) `TopDownDataset`; every rank returns all samples' predictions.
 
-    Heatmaps, the flip test and decoding are the estimator's (`PoseEstimator`), so
-    validation scores exactly what inference produces. Under DDP each rank
-    predicts its shard and the shards are gathered.
+    Heatmaps, the flip test and decoding are the estimator's (`PoseEstimator`, its network
+    run by `engine`), so validation scores exactly what inference produces. Under DDP each rank
+    predicts its shard and the shards are gathered. `model` may also be an exported ONNX file.
     """
-    net = unwrap(model)
-    was_training = net.training
-    estimator = PoseEstimator(net, dataset.codec, flip_test=flip_test, layout=layout, device=ctx.device,
-                              fold_bn=False, precision="fp32" if amp == "none" else amp, channels_last=False,
-                              max_batch=batch_size)
+    net = unwrap(model) if isinstance(model, nn.Module) else model
+    was_training = isinstance(net, nn.Module) and net.training
+    estimator = PoseEstimator(net, dataset.codec, engine=engine, flip_test=flip_test, layout=layout,
+                              device=ctx.device, fold_bn=False, precision="fp32" if amp == "none" else amp,
+                              channels_last=False, max_batch=batch_size)
     loader = _loader(dataset, ctx, batch_size, workers, shuffle=False, seed=0, epoch=0)
     idx, kps, scores = [], [], []
     loss_sum = 0.0
@@ -165,7 +165,8 @@ def predict_keypoints(model: nn.Module, dataset, *, ctx: DistContext, layout: La
         idx.append(meta["index"].numpy())
         kps.append(k)
         scores.append(s)
-    net.train(was_training)
+    if isinstance(net, nn.Module):
+        net.train(was_training)
     parts = _gather(ctx, (np.concatenate(idx) if idx else np.zeros(0, np.int64),
                           np.concatenate(kps) if kps else np.zeros((0, layout.num_joints, 2), np.float32),
                           np.concatenate(scores) if scores else np.zeros((0, layout.num_joints), np.float32),

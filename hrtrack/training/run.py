@@ -119,8 +119,11 @@ def _train(cfg: TrainConfig, model_cfg: ModelConfig, fmt: str, out: Path, resume
 # ----------------------------------------------------------------------------- test
 
 def test_run(cfg: TrainConfig, model_cfg: ModelConfig, fmt: str, weights: str | Path, *, json_out: Path | None = None,
-             device: str = "auto", progress: bool = True) -> dict[str, float]:
-    """Score `weights` on `cfg`'s validation split; print the metrics (and write them to `json_out`)."""
+             device: str = "auto", engine: str = "auto", progress: bool = True) -> dict[str, float]:
+    """Score `weights` on `cfg`'s validation split; print the metrics (and write them to `json_out`).
+
+    `engine` runs the network (see hrtrack.models.engines), as it would in tracking.
+    """
     if json_out is not None and not json_out.parent.is_dir():
         raise HrtrackError(f"output folder does not exist: {json_out.parent}")
     if not cfg.data.val_split:
@@ -130,12 +133,16 @@ def test_run(cfg: TrainConfig, model_cfg: ModelConfig, fmt: str, weights: str | 
     try:
         split = _val_split(cfg, model_cfg, fmt)
         evaluate, metric = _evaluator(cfg, split)
-        model = build_pose_model(model_cfg)
-        load_pose_weights(model, weights)
+        if Path(weights).suffix == ".onnx":
+            network = Path(weights)  # an `hrtrack export` file runs as it is, on an ONNX engine
+        else:
+            network = build_pose_model(model_cfg).to(ctx.device)
+            load_pose_weights(network, weights)
         data = TopDownDataset(split.samples, model_cfg.codec, model_cfg.joint_layout, train=False)
-        pred = predict_keypoints(model.to(ctx.device), data, ctx=ctx, layout=model_cfg.joint_layout,
+        pred = predict_keypoints(network, data, ctx=ctx, layout=model_cfg.joint_layout,
                                  batch_size=cfg.test.batch_size, workers=cfg.train.workers,
-                                 flip_test=cfg.test.flip_test, amp=cfg.train.amp, progress=progress)
+                                 flip_test=cfg.test.flip_test, amp=cfg.train.amp, engine=engine,
+                                 progress=progress)
         if ctx.is_main:
             metrics = evaluate(pred.keypoints, pred.scores)
             print(f"{fmt} {cfg.data.val_split}: {len(data)} people, "
