@@ -28,15 +28,24 @@ from pathlib import Path
 BASE = "configs/synthetic/tiny.yaml"
 TUNE_SEED = 1
 # name -> (what changes, overrides of BASE)
+
+
+def _model(width: int, size: tuple[int, int], stem: int) -> list[str]:
+    w, h = size
+    return [f"model.width={width}", f"model.input_size=[{w},{h}]", f"model.heatmap_size=[{w // 4},{h // 4}]",
+            f"model.stem_channels={stem}"]
+
+
+# name -> (what changes, overrides of BASE)
 VARIANTS = {
     "base": ("the config as it stands", []),
-    "w16_96x128": ("width 16, 96x128", ["model.width=16", "model.input_size=[96,128]", "model.heatmap_size=[24,32]"]),
-    "w24_96x128": ("width 24, 96x128", ["model.width=24", "model.input_size=[96,128]", "model.heatmap_size=[24,32]"]),
-    "w32_96x128": ("width 32, 96x128", ["model.width=32", "model.input_size=[96,128]", "model.heatmap_size=[24,32]"]),
-    "w16_128x160": ("width 16, 128x160", ["model.width=16", "model.input_size=[128,160]",
-                                          "model.heatmap_size=[32,40]"]),
-    "w24_128x160": ("width 24, 128x160", ["model.width=24", "model.input_size=[128,160]",
-                                          "model.heatmap_size=[32,40]"]),
+    "w16_96x128_stem64": ("width 16, 96x128, stem 64 (the paper's stem)", _model(16, (96, 128), 64)),
+    "w16_96x128_stem32": ("width 16, 96x128, stem 32", _model(16, (96, 128), 32)),
+    "w16_96x128_stem16": ("width 16, 96x128, stem 16", _model(16, (96, 128), 16)),
+    "w32_96x128_stem32": ("width 32, 96x128, stem 32", _model(32, (96, 128), 32)),
+    "w16_128x160_stem32": ("width 16, 128x160, stem 32", _model(16, (128, 160), 32)),
+    "w16_128x192_stem16": ("width 16, 128x192, stem 16", _model(16, (128, 192), 16)),
+    "w24_128x192_stem32": ("width 24, 128x192, stem 32", _model(24, (128, 192), 32)),
     "official_codec": ("official codec (no DARK, no UDP)", ["model.dark=false", "model.udp=false"]),
     "multistep": ("lr x0.1 at 80% (multistep)", ["train.schedule=multistep", "train.epochs=5", "train.milestones=[4]"]),
     "lr1e-3": ("lr 1e-3", ["train.lr=0.001"]),

@@ -33,6 +33,7 @@ class ModelConfig:
     stage_modules: tuple[int, int, int] = (1, 4, 3)
     blocks_per_branch: int = 4
     stage1_blocks: int = 4
+    stem_channels: int = 64
     dark: bool = False
     udp: bool = False
 
@@ -50,7 +51,8 @@ class ModelConfig:
     @property
     def spec(self) -> HRNetSpec:
         return HRNetSpec(width=self.width, stage_modules=self.stage_modules,
-                         blocks_per_branch=self.blocks_per_branch, stage1_blocks=self.stage1_blocks)
+                         blocks_per_branch=self.blocks_per_branch, stage1_blocks=self.stage1_blocks,
+                         stem_channels=self.stem_channels)
 
     @property
     def joint_layout(self) -> Layout:

@@ -139,11 +139,11 @@ def _train(cfg: TrainConfig, model_cfg: ModelConfig, fmt: str, out: Path, resume
         trainer.resume(out / CHECKPOINT)
     history = trainer.fit()
     if ctx.is_main:
-        best = f"{metric}={trainer.best_metric:.4g} at epoch {trainer.best_epoch}" if metric else ""
         seen = (f"{t.steps} steps of {t.batch_size} freshly rendered people" if steps_per_epoch is not None
                 else f"{len(history)} epochs on {len(train_data)} samples")
-        print(f"trained {seen} x {ctx.world_size} process(es); "
-              f"{best}; weights in {out / 'final_state.pth'} and {out / 'best.pth'}")
+        best = f"; {metric}={trainer.best_metric:.4g} at epoch {trainer.best_epoch}" if metric else ""
+        print(f"trained {seen} x {ctx.world_size} process(es){best}; weights in {out / 'final_state.pth'} "
+              f"and {out / 'best.pth'}")
 
 
 # ----------------------------------------------------------------------------- test
