@@ -53,6 +53,10 @@ VARIANTS = {
     "batch32": ("batch 32", ["train.batch_size=32"]),
     "no_hidden": ("hidden joints left out of the loss", ["data.stream.supervise_hidden=false"]),
     "rot0": ("no rotation", ["train.rotation_factor=0"]),
+    "rot15": ("rotation 15 degrees", ["train.rotation_factor=15"]),
+    "crops8": ("8 crops a frame, 2 clips a batch", ["data.stream.crops_per_frame=8"]),
+    "sigma1.5": ("sigma 1.5", ["model.sigma=1.5"]),
+    "bf16": ("bf16 autocast (CPU with AMX)", ["train.amp=bf16"]),
 }
 
 

