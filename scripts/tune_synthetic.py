@@ -46,6 +46,9 @@ VARIANTS = {
     "w16_128x160_stem32": ("width 16, 128x160, stem 32", _model(16, (128, 160), 32)),
     "w16_128x192_stem16": ("width 16, 128x192, stem 16", _model(16, (128, 192), 16)),
     "w24_128x192_stem32": ("width 24, 128x192, stem 32", _model(24, (128, 192), 32)),
+    "w24_128x192_stem16": ("width 24, 128x192, stem 16", _model(24, (128, 192), 16)),
+    "w32_128x192_stem16": ("width 32, 128x192, stem 16", _model(32, (128, 192), 16)),
+    "blocks1": ("1 basic block per branch", ["model.blocks_per_branch=1"]),
     "official_codec": ("official codec (no DARK, no UDP)", ["model.dark=false", "model.udp=false"]),
     "multistep": ("lr x0.1 at 80% (multistep)", ["train.schedule=multistep", "train.epochs=5", "train.milestones=[4]"]),
     "lr1e-3": ("lr 1e-3", ["train.lr=0.001"]),
@@ -55,6 +58,8 @@ VARIANTS = {
     "rot0": ("no rotation", ["train.rotation_factor=0"]),
     "rot15": ("rotation 15 degrees", ["train.rotation_factor=15"]),
     "crops8": ("8 crops a frame, 2 clips a batch", ["data.stream.crops_per_frame=8"]),
+    "crops2": ("2 crops a frame, 8 clips a batch, each for 32 steps", ["data.stream.crops_per_frame=2",
+                                                                        "data.stream.clip_reuse=32"]),
     "sigma1.5": ("sigma 1.5", ["model.sigma=1.5"]),
     "bf16": ("bf16 autocast (CPU with AMX)", ["train.amp=bf16"]),
 }
@@ -99,6 +104,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override applied to every variant")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    parser.add_argument("--keep", type=Path, help="keep each variant's run folder (weights, config) under this folder")
     args = parser.parse_args()
 
     import torch
@@ -111,7 +117,8 @@ def main() -> None:
     cache.mkdir(parents=True, exist_ok=True)
     val = val_root(cache, args.val_clips)
     rows = {}
-    work = Path(tempfile.mkdtemp(prefix="hrtrack-tune-"))
+    work = args.keep if args.keep else Path(tempfile.mkdtemp(prefix="hrtrack-tune-"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         for name in args.variants:
             label, overrides = VARIANTS[name]
@@ -131,7 +138,8 @@ def main() -> None:
             print(f"{name}: {label}: {steps} steps, {rows[name]['samples_per_cpu_s']:.1f} samples/CPU-s, "
                   f"PCKh {metrics['PCKh']:.1f}, mAP {metrics['mAP_Total']:.1f}", flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     print(f"\n| variant | training samples per CPU-second | steps in {args.minutes:g} CPU-min | held-out PCKh | "
           f"held-out mAP |")
     print("|---|---:|---:|---:|---:|")

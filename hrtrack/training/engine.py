@@ -140,10 +140,17 @@ def _one_thread_worker(_: int) -> None:
     cv2.setNumThreads(1)
 
 
+# Workers start as fresh processes: a forked child inherits OpenCV's thread pool in
+# whatever state the parent's threads left it (the demo renders its clips first), and
+# its first OpenCV call can then wait forever on a lock no thread will release.
+_WORKER_CONTEXT = "spawn"
+
+
 def _step_loader(stream, ctx: DistContext, workers: int, first: int, last: int) -> DataLoader:
     """The batches of steps first..last-1 of a step-indexed stream (item s = step s's whole batch)."""
     return DataLoader(stream, batch_size=None, sampler=range(first, last), num_workers=workers,
-                      pin_memory=ctx.device.type == "cuda", worker_init_fn=_one_thread_worker if workers else None)
+                      pin_memory=ctx.device.type == "cuda", worker_init_fn=_one_thread_worker if workers else None,
+                      multiprocessing_context=_WORKER_CONTEXT if workers else None)
 
 
 def cosine_lr_factor(step: int, total: int, warmup: int) -> float:
