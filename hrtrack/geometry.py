@@ -39,19 +39,27 @@ def boxes_to_center_scale(boxes_xyxy: np.ndarray, aspect_ratio: float,
 
 
 def crop_matrices(centers: np.ndarray, scales: np.ndarray, output_size: tuple[int, int],
-                  rotations: np.ndarray | float = 0.0, inverse: bool = False) -> np.ndarray:
+                  rotations: np.ndarray | float = 0.0, inverse: bool = False, udp: bool = False) -> np.ndarray:
     """Affine matrices (N,2,3) from image pixels to an output grid of size (w, h).
 
     The scale window's width `scales[:,0] * PIXEL_STD` maps to the output width; a
     rotation of r degrees turns the window counter-clockwise in the image (the
     crop's content turns clockwise), as in the official code. With `inverse`, the
     matrices map output-grid coordinates back to image pixels.
+
+    With `udp` (Huang et al., "The Devil is in the Details", CVPR 2020) pixels are
+    points at their centres: the window's width and height map to w - 1 and h - 1
+    (so its center lands on ((w-1)/2, (h-1)/2)), which makes mirroring, resizing and
+    the heatmap grid agree exactly; the official convention maps the width to w and
+    the center to (w/2, h/2).
     """
     c = np.asarray(centers, np.float64).reshape(-1, 2)
     s = np.asarray(scales, np.float64).reshape(-1, 2)
     out_w, out_h = output_size
     r = np.deg2rad(np.broadcast_to(np.asarray(rotations, np.float64), (len(c),)))
     cos, sin = np.cos(r), np.sin(r)
+    if udp:
+        return _udp_matrices(c, s, out_w, out_h, cos, sin, inverse)
     k = out_w / (s[:, 0] * PIXEL_STD)
     # Forward map: k * R(-r) about the center, then to the output's center.
     lin = np.empty((len(c), 2, 2))
@@ -63,6 +71,25 @@ def crop_matrices(centers: np.ndarray, scales: np.ndarray, output_size: tuple[in
         t = c - np.einsum("nij,j->ni", inv_lin, dst_center)
         return np.concatenate([inv_lin, t[:, :, None]], axis=2)
     t = dst_center - np.einsum("nij,nj->ni", lin, c)
+    return np.concatenate([lin, t[:, :, None]], axis=2)
+
+
+def _udp_matrices(c: np.ndarray, s: np.ndarray, out_w: int, out_h: int, cos: np.ndarray, sin: np.ndarray,
+                  inverse: bool) -> np.ndarray:
+    """UDP crop matrices: diag(kx, ky) R(-r) about the center, kx = (w-1)/window width, ky likewise."""
+    kx = (out_w - 1) / (s[:, 0] * PIXEL_STD)
+    ky = (out_h - 1) / (s[:, 1] * PIXEL_STD)
+    dst_center = np.array([(out_w - 1) * 0.5, (out_h - 1) * 0.5])
+    lin = np.empty((len(c), 2, 2))
+    if inverse:
+        # R(-r)^T diag(1/kx, 1/ky)
+        lin[:, 0, 0], lin[:, 0, 1] = cos / kx, -sin / ky
+        lin[:, 1, 0], lin[:, 1, 1] = sin / kx, cos / ky
+        t = c - np.einsum("nij,j->ni", lin, dst_center)
+    else:
+        lin[:, 0, 0], lin[:, 0, 1] = kx * cos, kx * sin
+        lin[:, 1, 0], lin[:, 1, 1] = -ky * sin, ky * cos
+        t = dst_center - np.einsum("nij,nj->ni", lin, c)
     return np.concatenate([lin, t[:, :, None]], axis=2)
 
 

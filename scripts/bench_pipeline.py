@@ -61,7 +61,7 @@ def main() -> None:
     for preset in args.presets:
         overrides = list(args.overrides)
         if preset == "synthetic_tiny":
-            weights, model_yaml = prepare_model(settings, data, root)
+            weights, model_yaml = prepare_model(settings, root)
             overrides.insert(0, f"estimator.model={model_yaml}")
         else:
             weights = args.pose_weights

@@ -76,7 +76,7 @@ def synthetic_clip() -> list[tuple[np.ndarray, SyntheticFrame]]:
 
 @dataclass(frozen=True)
 class DemoAssets:
-    """The reduced demo's dataset and trained small HRNet (see hrtrack.demo)."""
+    """The reduced demo's held-out clips and small HRNet trained on the synthetic stream (see hrtrack.demo)."""
 
     settings: object
     cache: Path
@@ -93,7 +93,7 @@ def demo_assets(tmp_path_factory: pytest.TempPathFactory) -> DemoAssets:
     settings = DemoSettings.quick()
     cache = tmp_path_factory.mktemp("demo-cache")
     data = prepare_data(settings, cache, progress=False)
-    weights, model_yaml = prepare_model(settings, data, cache, progress=False)
+    weights, model_yaml = prepare_model(settings, cache, progress=False)
     return DemoAssets(settings, cache, data, weights, model_yaml)
 
 

@@ -173,3 +173,17 @@ def test_small_spec_builds_and_runs():
                                   5).eval()
     with torch.no_grad():
         assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 5, 16, 16)
+
+
+def test_a_narrow_stem_narrows_stage_one_and_keeps_the_key_names():
+    small = PoseHighResolutionNet(HRNetSpec(width=8, stage_modules=(1, 1, 1), blocks_per_branch=1, stage1_blocks=1,
+                                            stem_channels=16), 5)
+    paper = PoseHighResolutionNet(HRNetSpec(width=8, stage_modules=(1, 1, 1), blocks_per_branch=1, stage1_blocks=1), 5)
+    s, p = small.state_dict(), paper.state_dict()
+    assert s.keys() == p.keys()
+    # Stem 16: the stage-1 bottleneck is 16 -> 16 -> 64 wide (the paper: 64 -> 64 -> 256).
+    assert s["conv2.weight"].shape == (16, 16, 3, 3) and p["conv2.weight"].shape == (64, 64, 3, 3)
+    assert s["layer1.0.conv3.weight"].shape == (64, 16, 1, 1) and p["layer1.0.conv3.weight"].shape == (256, 64, 1, 1)
+    assert s["transition1.0.0.weight"].shape == (8, 64, 3, 3)
+    with torch.no_grad():
+        assert small.eval()(torch.zeros(2, 3, 64, 64)).shape == (2, 5, 16, 16)

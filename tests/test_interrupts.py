@@ -165,7 +165,8 @@ def test_resuming_with_another_config_is_refused(dataset, reference, tmp_path, c
 
 # ---------------------------------------------------------------- train --resume after SIGKILL
 
-TRAIN_ARGS = ["--config", REPO / "configs" / "synthetic" / "tiny.yaml", "--set", "train.epochs=5",
+TRAIN_ARGS = ["--config", REPO / "configs" / "synthetic" / "tiny.yaml", "--set", "data.format=posetrack",
+              "--set", "train.schedule=multistep", "--set", "train.epochs=5",
               "--set", "train.milestones=[2,4]", "--set", "data.train_split=val", "--set", "data.val_split=",
               "--set", "model.width=8", "--set", "model.blocks_per_branch=1", "--device", "cpu", "--no-progress"]
 

@@ -402,7 +402,7 @@ class TopDownDataset(Dataset):
         if flipped:
             image = np.ascontiguousarray(image[:, ::-1])
             joints, vis = flip_joints(joints, vis, image.shape[1], self._flip_index)
-        crop, mat = crop_image(image, center, scale, rotation, self.codec.input_size)
+        crop, mat = crop_image(image, center, scale, rotation, self.codec.input_size, udp=self.codec.udp)
         in_crop = apply_affine(joints[None], mat[None])
         target, weight = self.codec.encode(in_crop, vis[None])
         meta = {"index": index, "center": center, "scale": scale, "rotation": rotation,

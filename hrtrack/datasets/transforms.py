@@ -98,13 +98,13 @@ def flip_center(center: np.ndarray, image_width: int) -> np.ndarray:
 
 
 def crop_image(image: np.ndarray, center: np.ndarray, scale: np.ndarray, rotation: float,
-               output_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+               output_size: tuple[int, int], udp: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Affine crop (h,w,C) of `image` (bilinear, black outside) and its (2,3) image->crop matrix.
 
     center (2,) pixels, scale (2,) in PIXEL_STD units, rotation in degrees,
-    output_size (w, h). The matrix is `hrtrack.geometry.crop_matrices`'s.
+    output_size (w, h). The matrix is `hrtrack.geometry.crop_matrices`'s (UDP's with `udp`).
     """
-    mat = crop_matrices(np.asarray(center)[None], np.asarray(scale)[None], output_size, rotation)[0]
+    mat = crop_matrices(np.asarray(center)[None], np.asarray(scale)[None], output_size, rotation, udp=udp)[0]
     crop = cv2.warpAffine(image, mat, (int(output_size[0]), int(output_size[1])), flags=cv2.INTER_LINEAR)
     return crop, mat
 

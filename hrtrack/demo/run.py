@@ -1,9 +1,11 @@
 """`hrtrack demo`: the whole system on synthetic data, from nothing, in one command.
 
-1. generate a synthetic PoseTrack-like dataset (train and val videos);
-2. train the small HRNet of configs/synthetic/tiny.yaml on the train split;
-3. track the val videos (noisy precomputed detections, DIS flow propagation,
-   HRNet, flow-OKS greedy association) into PoseTrack 2017 files, render one;
+1. generate the held-out synthetic clips (PoseTrack-like val videos);
+2. train the small HRNet of configs/synthetic/tiny.yaml on freshly rendered people
+   (the streamed synthetic source: no clip is ever seen twice, none is held out);
+3. track the held-out clips (noisy precomputed detections, DIS flow propagation,
+   HRNet, flow-OKS greedy association) into PoseTrack 2017 files; render one clip,
+   a contact sheet and a plot of the track lifetimes against the ground truth's;
 4. score them with the PoseTrack evaluator (mAP, MOTA).
 
 Data and the trained model are cached under `~/.cache/hrtrack/demo/` (or
@@ -31,31 +33,41 @@ def cache_root() -> Path:
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """What the demo generates and trains; the cache key is a hash of these."""
+    """What the demo generates and trains; the cache keys are hashes of these.
 
-    train_videos: int = 24
+    val_videos, frames, size, people, seed: the held-out clips. train_config: the
+    recipe (a streamed synthetic one); steps: its training length (None: the recipe's);
+    overrides: `--set key=value` changes to the recipe (e.g. "model.dark=false").
+    """
+
     val_videos: int = 4
     frames: int = 40
     size: tuple[int, int] = (640, 360)
     people: tuple[int, int] = (2, 5)
     seed: int = 0
     train_config: str = str(CONFIG_ROOT / "synthetic" / "tiny.yaml")
-    epochs: int | None = None
+    steps: int | None = None
+    overrides: tuple[str, ...] = ()
 
     @classmethod
     def quick(cls) -> "DemoSettings":
-        """A reduced demo for CI: fewer, shorter videos and a shorter training."""
-        return cls(train_videos=8, val_videos=2, frames=30, epochs=3)
+        """A reduced demo for CI: fewer, shorter held-out clips and a shorter training."""
+        return cls(val_videos=2, frames=30, steps=QUICK_STEPS)
 
     def key(self, part: str) -> str:
         fields = asdict(self)
         if part == "data":
-            fields = {k: fields[k] for k in ("train_videos", "val_videos", "frames", "size", "people", "seed")}
+            fields = {k: fields[k] for k in ("val_videos", "frames", "size", "people", "seed")}
         else:
             # The recipe's content, not just its path, decides the trained weights.
-            fields["train_config_text"] = Path(self.train_config).read_text(encoding="utf-8")
+            fields = {"steps": self.steps, "overrides": list(self.overrides),
+                      "train_config_text": Path(self.train_config).read_text(encoding="utf-8")}
         blob = json.dumps({"part": part, **fields}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+# The reduced demo's training: long enough to find people, short enough for CI.
+QUICK_STEPS = 400
 
 
 @dataclass
@@ -63,8 +75,11 @@ class DemoResult:
     mAP: float
     MOTA: float
     seconds: float
+    fps: float
     predictions: Path
     video: Path
+    contact_sheet: Path
+    lifetimes: Path
     weights: Path
 
 
@@ -76,23 +91,21 @@ def _fresh(path: Path) -> Path:
 
 
 def prepare_data(settings: DemoSettings, root: Path, progress: bool = True) -> Path:
-    """The synthetic dataset of `settings`, generated once and cached."""
+    """The held-out synthetic clips of `settings` (a `hrtrack synth` val split), generated once and cached."""
     from ..synthetic import generate_dataset
 
     data = root / f"data-{settings.key('data')}"
     if (data / "synthetic.json").is_file():
         return data
     tmp = _fresh(data)
-    generate_dataset(tmp, videos=settings.train_videos, frames=settings.frames, size=settings.size,
-                     people=settings.people, splits=("train",), seed=settings.seed, progress=progress)
     generate_dataset(tmp, videos=settings.val_videos, frames=settings.frames, size=settings.size,
                      people=settings.people, splits=("val",), seed=settings.seed, progress=progress)
     tmp.rename(data)
     return data
 
 
-def prepare_model(settings: DemoSettings, data: Path, root: Path, progress: bool = True) -> tuple[Path, Path]:
-    """(weights, model config YAML) of the small HRNet trained on `data`'s train split, cached."""
+def prepare_model(settings: DemoSettings, root: Path, progress: bool = True) -> tuple[Path, Path]:
+    """(weights, model config YAML) of the small HRNet trained on the synthetic stream, cached."""
     from ..cli import main as cli_main
     from ..training.config import load_train_config, model_config_of
 
@@ -101,10 +114,13 @@ def prepare_model(settings: DemoSettings, data: Path, root: Path, progress: bool
     if weights.is_file() and model_yaml.is_file():
         return weights, model_yaml
     tmp = _fresh(run)
-    overrides = ["data.val_split=", "data.format=posetrack"]
-    if settings.epochs is not None:
-        overrides.append(f"train.epochs={settings.epochs}")
-    argv = ["train", "--config", settings.train_config, "--data", str(data), "--out", str(tmp), "--device", "cpu"]
+    overrides = list(settings.overrides)
+    if settings.steps is not None:
+        cfg = load_train_config(settings.train_config, overrides)
+        # Keep the recipe's checkpoint periods where they divide the new length.
+        epochs = cfg.train.epochs if settings.steps % cfg.train.epochs == 0 else 1
+        overrides += [f"train.steps={settings.steps}", f"train.epochs={epochs}"]
+    argv = ["train", "--config", settings.train_config, "--out", str(tmp), "--device", "cpu"]
     for o in overrides:
         argv += ["--set", o]
     if not progress:
@@ -117,31 +133,32 @@ def prepare_model(settings: DemoSettings, data: Path, root: Path, progress: bool
 
 
 def run_demo(settings: DemoSettings, out: Path, progress: bool = True, cache: Path | None = None) -> DemoResult:
-    """Run the whole demo; outputs (predictions, video, scores) go to `out`; data and model to `cache`."""
-    from ..formats.posetrack import read_sequence, sequence_files
+    """Run the whole demo; outputs (predictions, video, figures, scores) go to `out`; data and model to `cache`."""
     from ..evaluation.posetrack import evaluate_folders
-    from ..fileio import write_json_atomic
+    from ..fileio import resolve_under, write_json_atomic
+    from ..formats.detections import read_coco_detections
+    from ..formats.posetrack import read_sequence, sequence_files
     from ..pipeline.build import build_pipeline, precomputed_fn
     from ..pipeline.config import PipelineConfig
-    from ..fileio import resolve_under
-    from ..pipeline.track_dataset import track_dataset
     from ..pipeline.runner import track_source
     from ..pipeline.sinks import VideoSink
     from ..pipeline.sources import ImageListSource
-    from ..formats.detections import read_coco_detections
+    from ..pipeline.track_dataset import track_dataset
+    from .figures import write_contact_sheet, write_lifetimes
 
     start = time.perf_counter()
     root = cache if cache is not None else cache_root() / "demo"
     root.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"[1/4] synthetic data ({settings.train_videos} train + {settings.val_videos} val videos, "
-          f"{settings.frames} frames, {settings.size[0]}x{settings.size[1]})")
+    print(f"[1/4] held-out synthetic clips ({settings.val_videos} videos, {settings.frames} frames, "
+          f"{settings.size[0]}x{settings.size[1]}, {settings.people[0]}-{settings.people[1]} people, "
+          f"seed {settings.seed})")
     data = prepare_data(settings, root, progress)
     print(f"      {data}")
-    print(f"[2/4] small HRNet ({Path(settings.train_config).stem}) trained on the train split")
-    weights, model_yaml = prepare_model(settings, data, root, progress)
+    print(f"[2/4] small HRNet ({Path(settings.train_config).stem}) trained on freshly rendered synthetic people")
+    weights, model_yaml = prepare_model(settings, root, progress)
     print(f"      {weights}")
-    print("[3/4] tracking the val videos: noisy detections, DIS flow propagation, HRNet, flow-OKS greedy")
+    print("[3/4] tracking the held-out clips: noisy detections, DIS flow propagation, HRNet, flow-OKS greedy")
     cfg = load_config(PipelineConfig, "synthetic_tiny", "pipeline", [f"estimator.model={model_yaml}"])
     gt_dir = data / "annotations" / "posetrack17" / "val"
     pred = out / "predictions"
@@ -158,6 +175,8 @@ def run_demo(settings: DemoSettings, out: Path, progress: bool = True, cache: Pa
     track_source(source, precomputed_fn(read_coco_detections(detections)), built.pipeline,
                  [VideoSink(video, 25.0, built.model_config.joint_layout, cfg.output.joint_threshold)],
                  progress=progress, desc="render")
+    sheet = write_contact_sheet(data, pred, out / "contact_sheet.png")
+    lifetimes = write_lifetimes(settings, pred, out / "track_lifetimes.png")
     print("[4/4] PoseTrack evaluation (poseval's definitions)")
     result = evaluate_folders(gt_dir, pred, progress=False)
     print(result.tables())
@@ -166,9 +185,10 @@ def run_demo(settings: DemoSettings, out: Path, progress: bool = True, cache: Pa
     seconds = time.perf_counter() - start
     print(f"{run.processed} sequences tracked at {run.fps:.1f} fps (CPU)")
     print(f"outputs: predictions {pred}/, video {video}, scores {out / 'scores.json'}")
+    print(f"look: contact sheet {sheet}, track lifetimes vs ground truth {lifetimes}")
     print("on your own video with the official weights:\n"
           "  hrtrack track my_video.mp4 --pose-weights pose_hrnet_w48_384x288.pth "
           "--detector-weights fasterrcnn_resnet50_fpn_coco-258fb6c6.pth --render out.mp4 --out results.json")
     mAP, mota = summary["mAP"]["Total"], summary["MOTA"]["Total"]
-    print(f"RESULT mAP={mAP:.1f} MOTA={mota:.1f} seconds={seconds:.0f}")
-    return DemoResult(mAP, mota, seconds, pred, video, weights)
+    print(f"RESULT mAP={mAP:.1f} MOTA={mota:.1f} fps={run.fps:.1f} seconds={seconds:.0f}")
+    return DemoResult(mAP, mota, seconds, run.fps, pred, video, sheet, lifetimes, weights)

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import HrtrackError
-from ..geometry import PIXEL_STD, apply_affine, boxes_to_center_scale, crop_matrices
+from ..geometry import PIXEL_STD, apply_affine, boxes_to_center_scale
 from ..skeleton import COCO, Layout
 from ..structures import Poses
 from ..timing import StageTimer
@@ -90,7 +90,7 @@ class PoseEstimator:
     # -- stages ---------------------------------------------------------------------------
     def crop(self, frame_bgr: np.ndarray, centers: np.ndarray, scales: np.ndarray) -> np.ndarray:
         """Affine crops (N,h,w,3) uint8 BGR of the scale windows, bilinear as officially."""
-        mats = crop_matrices(centers, scales, self.input_size)
+        mats = self.codec.crop_matrices(centers, scales)
         w, h = self.input_size
         out = np.empty((len(mats), h, w, 3), np.uint8)
         for i, m in enumerate(mats):
@@ -119,8 +119,9 @@ class PoseEstimator:
             if self.flip_test:
                 y, yf = y.chunk(2)
                 yf = yf.flip(3)[:, self._flip_index]
-                # The mirrored crop's features are offset by one pixel (official SHIFT_HEATMAP).
-                yf = torch.cat([yf[..., :1], yf[..., :-1]], dim=3)
+                # The mirrored crop's features are offset by one pixel (official SHIFT_HEATMAP; none under UDP).
+                if self.codec.flip_shift:
+                    yf = torch.cat([yf[..., :1], yf[..., :-1]], dim=3)
                 y = (y + yf) * 0.5
             outs.append(y)
         return torch.cat(outs) if outs else torch.zeros((0, self.layout.num_joints, *self.heatmap_size[::-1]))
@@ -128,7 +129,7 @@ class PoseEstimator:
     def decode(self, heatmaps: torch.Tensor, centers: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps -> keypoints (N,K,2) in image pixels and keypoint scores (N,K)."""
         coords, maxvals = self.codec.decode(heatmaps)
-        inv = crop_matrices(centers, scales, self.heatmap_size, inverse=True)
+        inv = self.codec.heatmap_matrices(centers, scales, inverse=True)
         kpts = apply_affine(coords.cpu().numpy(), inv)
         return kpts.astype(np.float32), maxvals.cpu().numpy().astype(np.float32)
 

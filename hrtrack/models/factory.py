@@ -19,7 +19,9 @@ class ModelConfig:
     """An HRNet pose model: architecture, joints, input/heatmap geometry.
 
     The architecture fields default to the paper's stage table; small test and demo
-    models shrink them.
+    models shrink them. `dark` and `udp` select the codec's sub-pixel options
+    (`HeatmapCodec`); both off is the official codec, which official checkpoints need
+    for their published numbers.
     """
 
     width: int
@@ -31,6 +33,9 @@ class ModelConfig:
     stage_modules: tuple[int, int, int] = (1, 4, 3)
     blocks_per_branch: int = 4
     stage1_blocks: int = 4
+    stem_channels: int = 64
+    dark: bool = False
+    udp: bool = False
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.num_joints <= 0:
@@ -46,7 +51,8 @@ class ModelConfig:
     @property
     def spec(self) -> HRNetSpec:
         return HRNetSpec(width=self.width, stage_modules=self.stage_modules,
-                         blocks_per_branch=self.blocks_per_branch, stage1_blocks=self.stage1_blocks)
+                         blocks_per_branch=self.blocks_per_branch, stage1_blocks=self.stage1_blocks,
+                         stem_channels=self.stem_channels)
 
     @property
     def joint_layout(self) -> Layout:
@@ -54,7 +60,7 @@ class ModelConfig:
 
     @property
     def codec(self) -> HeatmapCodec:
-        return HeatmapCodec(self.input_size, self.heatmap_size, self.sigma)
+        return HeatmapCodec(self.input_size, self.heatmap_size, self.sigma, dark=self.dark, udp=self.udp)
 
 
 def load_model_config(name_or_path: str | Path | ModelConfig, overrides=()) -> ModelConfig:

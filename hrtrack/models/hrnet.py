@@ -141,7 +141,12 @@ class HighResolutionModule(nn.Module):
 
 @dataclass(frozen=True)
 class HRNetSpec:
-    """An HRNet variant: base width C and the stage table (modules, blocks per branch)."""
+    """An HRNet variant: base width C and the stage table (modules, blocks per branch).
+
+    stem_channels is the width of the two stride-2 stem convolutions and of the stage-1
+    bottlenecks (which output 4x as many channels): 64 in the paper; small synthetic models
+    shrink it, since at width 16 the stem and stage 1 are most of the cost.
+    """
 
     width: int
     stage_modules: tuple[int, int, int] = (1, 4, 3)
@@ -174,9 +179,9 @@ class PoseHighResolutionNet(nn.Module):
         self.conv2 = nn.Conv2d(stem, stem, kernel_size=3, stride=2, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(stem, momentum=BN_MOMENTUM)
         self.relu = nn.ReLU(inplace=True)
-        self.layer1 = _residual_layer(Bottleneck, stem, 64, spec.stage1_blocks)
+        self.layer1 = _residual_layer(Bottleneck, stem, stem, spec.stage1_blocks)
 
-        previous = [64 * Bottleneck.expansion]
+        previous = [stem * Bottleneck.expansion]
         for stage, modules in zip((2, 3, 4), spec.stage_modules):
             channels = spec.branch_channels(stage)
             setattr(self, f"transition{stage - 1}", self._make_transition(previous, channels))

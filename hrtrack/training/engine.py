@@ -3,7 +3,9 @@
 `setup_distributed` reads torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK)
 and initialises torch.distributed (NCCL on GPU, gloo on CPU). `Trainer` owns a
 run: Adam (no weight decay, as the official code), MultiStepLR stepped once per
-epoch, `JointsMSELoss`, DistributedSampler sharding seeded by (seed, epoch),
+epoch (or a per-step cosine schedule with warm-up), `JointsMSELoss`,
+DistributedSampler sharding seeded by (seed, epoch) (or a step-indexed stream of
+whole batches, such as `SyntheticStream`, sharded by rank inside the stream),
 optional SyncBatchNorm, validation with the estimator's own flip test and
 decoding (`PoseEstimator.heatmaps` / `.decode`), metrics gathered across ranks.
 Only rank 0 writes: `final_state.pth`, `best.pth`, `checkpoint.pth`,
@@ -131,6 +133,34 @@ class Predictions:
     loss: float
 
 
+def _one_thread_worker(_: int) -> None:
+    # Workers render and crop with OpenCV; its own thread pool would compete with training.
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+# Workers start as fresh processes: a forked child inherits OpenCV's thread pool in
+# whatever state the parent's threads left it (the demo renders its clips first), and
+# its first OpenCV call can then wait forever on a lock no thread will release.
+_WORKER_CONTEXT = "spawn"
+
+
+def _step_loader(stream, ctx: DistContext, workers: int, first: int, last: int) -> DataLoader:
+    """The batches of steps first..last-1 of a step-indexed stream (item s = step s's whole batch)."""
+    return DataLoader(stream, batch_size=None, sampler=range(first, last), num_workers=workers,
+                      pin_memory=ctx.device.type == "cuda", worker_init_fn=_one_thread_worker if workers else None,
+                      multiprocessing_context=_WORKER_CONTEXT if workers else None)
+
+
+def cosine_lr_factor(step: int, total: int, warmup: int) -> float:
+    """Learning-rate factor at `step`: linear warm-up over `warmup` steps, then a cosine from 1 down to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 def _loader(dataset, ctx: DistContext, batch_size: int, workers: int, shuffle: bool, seed: int,
             epoch: int) -> DataLoader:
     sampler = DistributedSampler(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=shuffle, seed=seed)
@@ -142,7 +172,7 @@ def _loader(dataset, ctx: DistContext, batch_size: int, workers: int, shuffle: b
 
 def predict_keypoints(model: nn.Module | Path, dataset, *, ctx: DistContext, layout: Layout, batch_size: int = 32,
                       workers: int = 0, flip_test: bool = True, amp: str = "none", engine: str = "torch",
-                      progress: bool = True) -> Predictions:
+                      channels_last: bool = False, progress: bool = True) -> Predictions:
     """Run the model over a (non-augmenting) `TopDownDataset`; every rank returns all samples' predictions.
 
     Heatmaps, the flip test and decoding are the estimator's (`PoseEstimator`, its network
@@ -153,13 +183,14 @@ def predict_keypoints(model: nn.Module | Path, dataset, *, ctx: DistContext, lay
     was_training = isinstance(net, nn.Module) and net.training
     estimator = PoseEstimator(net, dataset.codec, engine=engine, flip_test=flip_test, layout=layout,
                               device=ctx.device, fold_bn=False, precision="fp32" if amp == "none" else amp,
-                              channels_last=False, max_batch=batch_size)
+                              channels_last=channels_last, max_batch=batch_size)
     loader = _loader(dataset, ctx, batch_size, workers, shuffle=False, seed=0, epoch=0)
     idx, kps, scores = [], [], []
     loss_sum = 0.0
     for image, target, weight, meta in tqdm(loader, desc="validate", unit="batch", leave=False,
                                             disable=not (progress and ctx.is_main)):
-        hm = estimator.heatmaps(image.to(ctx.device, non_blocking=True))
+        image = image.to(ctx.device, non_blocking=True)
+        hm = estimator.heatmaps(image.contiguous(memory_format=torch.channels_last) if channels_last else image)
         loss_sum += float(joints_mse_loss(hm, target.to(ctx.device), weight.to(ctx.device))) * len(image)
         k, s = estimator.decode(hm, meta["center"].numpy(), meta["scale"].numpy())
         idx.append(meta["index"].numpy())
@@ -190,15 +221,19 @@ class Trainer:
 
     Args:
         model: the bare network (weights already initialised or loaded).
-        train_data: an augmenting `TopDownDataset`.
+        train_data: an augmenting `TopDownDataset`, or with `steps_per_epoch` a
+            step-indexed stream whose item s is the whole batch of step s (`SyntheticStream`).
         val_data: a non-augmenting `TopDownDataset`, or None to skip validation.
         evaluate: val predictions -> metrics; `metric` names the one that picks `best.pth`
             (higher is better). Without it the validation loss is reported alone.
         ctx: the process context from `setup_distributed`.
         out_dir: run folder (rank 0 writes there); None writes nothing.
         lr, milestones, factor, epochs: Adam learning rate and its MultiStepLR schedule.
+        schedule: "multistep" (per epoch) or "cosine" (per step, after `warmup_steps` of warm-up).
+        steps_per_epoch: steps of a stream per epoch (None for a dataset).
+        channels_last: NHWC activations (on the CPU, 1.2-1.5x faster steps for the small synthetic HRNet).
         batch_size: per process; val_batch_size likewise.
-        amp: "none", "bf16" or "fp16" (CUDA only).
+        amp: "none", "bf16" (CUDA, or a CPU with native bf16 such as AVX512-BF16 / AMX) or "fp16" (CUDA only).
         sync_bn: SyncBatchNorm across processes (CUDA only, under torchrun).
         config: the resolved config as plain data, stored in checkpoints.
     """
@@ -208,15 +243,19 @@ class Trainer:
                  lr: float = 1e-3, milestones: tuple[int, ...] = (170, 200), factor: float = 0.1,
                  epochs: int = 210, batch_size: int = 32, val_batch_size: int = 32, workers: int = 4,
                  seed: int = 0, amp: str = "none", sync_bn: bool = False, flip_test: bool = True,
-                 val_every: int = 1, config: dict | None = None, progress: bool = True):
+                 val_every: int = 1, config: dict | None = None, progress: bool = True,
+                 schedule: str = "multistep", warmup_steps: int = 0, steps_per_epoch: int | None = None,
+                 channels_last: bool = False):
         if amp not in _AMP_DTYPES:
             raise HrtrackError(f"train.amp must be none, bf16 or fp16, got {amp!r}")
-        if amp != "none" and ctx.device.type != "cuda":
+        if amp == "fp16" and ctx.device.type != "cuda":
             raise HrtrackError(f"train.amp={amp} needs a CUDA device; this run is on {ctx.device}")
         if sync_bn and ctx.distributed and ctx.device.type != "cuda":
             raise HrtrackError("train.sync_bn needs CUDA devices (SyncBatchNorm does not run on the CPU)")
         if evaluate is not None and not metric:
             raise HrtrackError("an evaluator needs the name of its metric")
+        if schedule not in ("multistep", "cosine"):
+            raise HrtrackError(f"train.schedule must be multistep or cosine, got {schedule!r}")
         self.ctx = ctx
         self.layout = layout
         self.train_data, self.val_data = train_data, val_data
@@ -226,8 +265,11 @@ class Trainer:
         self.workers, self.seed, self.amp, self.flip_test = workers, seed, amp, flip_test
         self.val_every, self.progress = val_every, progress
         self.config = config or {}
+        self.steps_per_epoch = steps_per_epoch
+        self.schedule = schedule
+        self.channels_last = channels_last
 
-        model = model.to(ctx.device)
+        model = model.to(ctx.device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         if sync_bn and ctx.distributed:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if ctx.distributed:
@@ -235,7 +277,15 @@ class Trainer:
                 model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
         self.model = model
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(milestones), gamma=factor)
+        if schedule == "cosine":
+            total = epochs * self._epoch_steps(ctx)
+
+            def factor_at(step: int) -> float:
+                return cosine_lr_factor(step, total, warmup_steps)
+
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor_at)
+        else:
+            self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(milestones), gamma=factor)
         self.scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
         self.start_epoch = 0
         self.best_metric = -math.inf
@@ -265,6 +315,11 @@ class Trainer:
         if "rng" in state:
             restore_rng_states(state["rng"])
 
+    def _epoch_steps(self, ctx: DistContext) -> int:
+        if self.steps_per_epoch is not None:
+            return self.steps_per_epoch
+        return math.ceil(math.ceil(len(self.train_data) / ctx.world_size) / self.batch_size)
+
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
@@ -274,9 +329,13 @@ class Trainer:
         """One pass over the training data; returns the loss averaged over all processes and samples/s."""
         ctx = self.ctx
         self.model.train()
-        self.train_data.set_epoch(epoch)
-        loader = _loader(self.train_data, ctx, self.batch_size, self.workers, shuffle=True, seed=self.seed,
-                         epoch=epoch)
+        if self.steps_per_epoch is not None:
+            first = epoch * self.steps_per_epoch
+            loader = _step_loader(self.train_data, ctx, self.workers, first, first + self.steps_per_epoch)
+        else:
+            self.train_data.set_epoch(epoch)
+            loader = _loader(self.train_data, ctx, self.batch_size, self.workers, shuffle=True, seed=self.seed,
+                             epoch=epoch)
         amp_dtype = _AMP_DTYPES[self.amp]
         loss_sum, count = 0.0, 0
         start = time.perf_counter()
@@ -284,6 +343,8 @@ class Trainer:
                    disable=not (self.progress and ctx.is_main))
         for image, target, weight, _ in bar:
             image = image.to(ctx.device, non_blocking=True)
+            if self.channels_last:
+                image = image.contiguous(memory_format=torch.channels_last)
             target = target.to(ctx.device, non_blocking=True)
             weight = weight.to(ctx.device, non_blocking=True)
             with torch.autocast(ctx.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
@@ -297,6 +358,8 @@ class Trainer:
             else:
                 loss.backward()
                 self.optimizer.step()
+            if self.schedule == "cosine":
+                self.scheduler.step()
             loss_sum += loss.item() * len(image)
             count += len(image)
             bar.set_postfix(loss=f"{loss_sum / count:.3e}", lr=f"{self.lr:.1e}")
@@ -322,7 +385,7 @@ class Trainer:
         """Validation loss and the evaluator's metrics (computed on rank 0, shared with all ranks)."""
         pred = predict_keypoints(self.model, self.val_data, ctx=self.ctx, layout=self.layout,
                                  batch_size=self.val_batch_size, workers=self.workers, flip_test=self.flip_test,
-                                 amp=self.amp, progress=self.progress)
+                                 amp=self.amp, channels_last=self.channels_last, progress=self.progress)
         metrics = {"val_loss": pred.loss}
         if self.evaluate is not None:
             scores = self.evaluate(pred.keypoints, pred.scores) if self.ctx.is_main else None
@@ -339,7 +402,8 @@ class Trainer:
         for epoch in range(self.start_epoch, self.epochs):
             row: dict[str, float] = {"epoch": epoch, "lr": self.lr}
             row.update(self.train_epoch(epoch))
-            self.scheduler.step()
+            if self.schedule == "multistep":
+                self.scheduler.step()
             last = epoch == self.epochs - 1
             if self.val_data is not None and ((epoch + 1) % self.val_every == 0 or last):
                 row.update(self.validate())

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from ..config import dump_config, to_dict
+from ..datasets.synthetic_stream import SyntheticStream
 from ..datasets.topdown import DataSplit, TopDownDataset, open_split
 from ..errors import HrtrackError
 from ..fileio import write_json_atomic
@@ -29,16 +30,22 @@ def resolve_train_config(config: str | Path, overrides: list[str], data: str | P
     cfg = load_train_config(config, overrides)
     if data:
         cfg = replace(cfg, data=replace(cfg.data, root=str(data)))
-    if not cfg.data.root:
-        raise HrtrackError("no dataset root: pass --data ROOT (or set data.root in the config)")
     model_cfg = model_config_of(cfg)
     fmt = cfg.data.format
+    # A synthetic stream renders its own training data; a root only adds validation on its val split.
+    if not cfg.data.root and fmt != "synthetic":
+        raise HrtrackError("no dataset root: pass --data ROOT (or set data.root in the config)")
     if fmt == "auto":
         fmt = {"coco": "coco", "mpii": "mpii", "posetrack": "posetrack"}[model_cfg.layout]
     return cfg, model_cfg, fmt
 
 
 def _val_split(cfg: TrainConfig, model_cfg: ModelConfig, fmt: str) -> DataSplit:
+    if not cfg.data.root:
+        raise HrtrackError("no dataset root to score on: pass --data ROOT (a `hrtrack synth` output for "
+                           "synthetic configs)")
+    # A synthetic stream is scored on the PoseTrack files of a `hrtrack synth` root.
+    fmt = "posetrack" if fmt == "synthetic" else fmt
     detections = None
     if not cfg.test.use_gt_boxes:
         if not cfg.test.detections:
@@ -77,18 +84,38 @@ def train_run(cfg: TrainConfig, model_cfg: ModelConfig, fmt: str, out: Path, *, 
         cleanup_distributed()
 
 
+def _stream(cfg: TrainConfig, model_cfg: ModelConfig, ctx: DistContext) -> tuple[SyntheticStream, int]:
+    """The streamed synthetic source of this process and its steps per epoch."""
+    t, s = cfg.train, cfg.data.stream
+    if t.steps < 1 or t.steps % t.epochs:
+        raise HrtrackError(f"a synthetic stream trains for train.steps steps in train.epochs periods: steps must be "
+                           f"a positive multiple of epochs, got steps={t.steps}, epochs={t.epochs}")
+    stream = SyntheticStream(model_cfg.codec, model_cfg.joint_layout, batch_size=t.batch_size, seed=t.seed,
+                             frame_size=s.frame_size, people=s.people, clip_frames=s.clip_frames,
+                             crops_per_frame=s.crops_per_frame, clip_reuse=s.clip_reuse, box_jitter=s.box_jitter,
+                             scale_factor=t.scale_factor, rotation_factor=t.rotation_factor,
+                             rotation_prob=t.rotation_prob, flip=t.flip, supervise_hidden=s.supervise_hidden,
+                             jpeg_quality=s.jpeg_quality, rank=ctx.rank, world_size=ctx.world_size)
+    return stream, t.steps // t.epochs
+
+
 def _train(cfg: TrainConfig, model_cfg: ModelConfig, fmt: str, out: Path, resume: bool, ctx: DistContext,
            progress: bool) -> None:
     t = cfg.train
     layout, codec = model_cfg.joint_layout, model_cfg.codec
-    train_split = open_split(fmt, cfg.data.root, cfg.data.train_split, aspect_ratio=_aspect(model_cfg),
-                             num_joints=model_cfg.num_joints)
-    train_data = TopDownDataset(train_split.samples, codec, layout, train=True, seed=t.seed,
-                                scale_factor=t.scale_factor, rotation_factor=t.rotation_factor,
-                                rotation_prob=t.rotation_prob, flip=t.flip, half_body_prob=t.half_body_prob,
-                                half_body_min_joints=t.half_body_min_joints)
+    steps_per_epoch = None
+    if fmt == "synthetic":
+        train_data, steps_per_epoch = _stream(cfg, model_cfg, ctx)
+    else:
+        train_split = open_split(fmt, cfg.data.root, cfg.data.train_split, aspect_ratio=_aspect(model_cfg),
+                                 num_joints=model_cfg.num_joints)
+        train_data = TopDownDataset(train_split.samples, codec, layout, train=True, seed=t.seed,
+                                    scale_factor=t.scale_factor, rotation_factor=t.rotation_factor,
+                                    rotation_prob=t.rotation_prob, flip=t.flip, half_body_prob=t.half_body_prob,
+                                    half_body_min_joints=t.half_body_min_joints)
     val_data, evaluate, metric = None, None, ""
-    if cfg.data.val_split:
+    if cfg.data.val_split and cfg.data.root:
+        # A stream validates on the PoseTrack files of a `hrtrack synth` root.
         val_split = _val_split(cfg, model_cfg, fmt)
         val_data = TopDownDataset(val_split.samples, codec, layout, train=False)
         evaluate, metric = _evaluator(cfg, val_split)
@@ -106,14 +133,17 @@ def _train(cfg: TrainConfig, model_cfg: ModelConfig, fmt: str, out: Path, resume
                       out_dir=out, lr=t.lr, milestones=t.milestones, factor=t.factor, epochs=t.epochs,
                       batch_size=t.batch_size, val_batch_size=cfg.test.batch_size, workers=t.workers,
                       seed=t.seed, amp=t.amp, sync_bn=t.sync_bn, flip_test=cfg.test.flip_test,
-                      val_every=t.val_every, config=to_dict(cfg), progress=progress)
+                      val_every=t.val_every, config=to_dict(cfg), progress=progress, schedule=t.schedule,
+                      warmup_steps=t.warmup_steps, steps_per_epoch=steps_per_epoch, channels_last=t.channels_last)
     if resume:
         trainer.resume(out / CHECKPOINT)
     history = trainer.fit()
     if ctx.is_main:
-        best = f"{metric}={trainer.best_metric:.4g} at epoch {trainer.best_epoch}" if metric else ""
-        print(f"trained {len(history)} epochs on {len(train_data)} samples x {ctx.world_size} process(es); "
-              f"{best}; weights in {out / 'final_state.pth'} and {out / 'best.pth'}")
+        seen = (f"{t.steps} steps of {t.batch_size} freshly rendered people" if steps_per_epoch is not None
+                else f"{len(history)} epochs on {len(train_data)} samples")
+        best = f"; {metric}={trainer.best_metric:.4g} at epoch {trainer.best_epoch}" if metric else ""
+        print(f"trained {seen} x {ctx.world_size} process(es){best}; weights in {out / 'final_state.pth'} "
+              f"and {out / 'best.pth'}")
 
 
 # ----------------------------------------------------------------------------- test
