@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from hrtrack.models import build_engine, build_pose_model, load_model_config, load_pose_weights
+from hrtrack.models.calibrate import calibrate_like_trained
 from hrtrack.models.engines import ORT_LEVELS, OnnxRuntimeEngine, OpenVinoEngine, installed_engines
 from hrtrack.models.export import cached_onnx, quantize_int8
 
@@ -48,27 +49,7 @@ Run = Callable[[np.ndarray], np.ndarray]
 def calibrated_model(name: str, seed: int) -> nn.Module:
     """A seeded network whose activations and heatmaps have a trained network's scale."""
     cfg = load_model_config(name)
-    torch.manual_seed(seed)
-    model = build_pose_model(cfg)
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.uniform_(m.weight, 0.5, 1.5)
-            nn.init.normal_(m.bias, 0.0, 0.1)
-            m.momentum = None  # cumulative average: one pass sets the statistics
-    w, h = cfg.input_size
-    x = torch.randn(4, 3, h, w)
-    with torch.no_grad():
-        model.train()(x)
-        model.eval()
-        peak = model(x).abs().amax()
-        model.final_layer.weight /= peak
-        model.final_layer.bias /= peak
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.momentum = 0.1
-    return model
+    return calibrate_like_trained(build_pose_model(cfg), cfg.input_size, seed)
 
 
 def official_eager(model: nn.Module) -> Run:

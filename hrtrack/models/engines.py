@@ -70,7 +70,7 @@ def resolve_engine(engine: str, device: torch.device, onnx_file: bool = False) -
     for name in candidates:
         if is_installed(name):
             return name
-    raise HrtrackError(f"no engine installed that runs ONNX files (onnxruntime, openvino): pip install 'hrtrack[deploy]'")
+    raise HrtrackError("no engine installed that runs ONNX files (onnxruntime, openvino): pip install 'hrtrack[deploy]'")
 
 
 class Engine:

@@ -102,14 +102,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, input_size: tuple[
                                     dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
     finally:
         model.train(was_training)
-    proto = program.model_proto
-    for key, value in (metadata or {}).items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        onnx.save_model(proto, str(tmp))
-    return path
+    return _save(onnx, program.model_proto, metadata or {}, Path(path))
 
 
 @dataclass(frozen=True)
@@ -196,13 +189,18 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, calibration: I
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
         proto = onnx.load_model(str(quantized))
     del proto.metadata_props[:]
-    for key, value in {**onnx_metadata(src), "quantization": "int8 static QDQ, per-channel weights"}.items():
+    return _save(onnx, proto, {**onnx_metadata(src), "quantization": "int8 static QDQ, per-channel weights"},
+                 Path(dst))
+
+
+def _save(onnx: ModuleType, proto, metadata: Mapping[str, str], path: Path) -> Path:
+    """Add `metadata` to the model's metadata_props and write it to `path` atomically."""
+    for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
-    dst = Path(dst)
-    with atomic_path(dst) as tmp_path:
-        onnx.save_model(proto, str(tmp_path))
-    return dst
+    with atomic_path(path) as tmp:
+        onnx.save_model(proto, str(tmp))
+    return path
 
 
 def onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
