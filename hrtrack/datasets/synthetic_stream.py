@@ -36,7 +36,7 @@ from ..models.codec import HeatmapCodec
 from ..skeleton import Layout
 from ..synthetic import SyntheticVideo, sample_script
 from ..synthetic.script import check_clip_options
-from .transforms import keypoint_boxes, normalise_crop, sample_scale_rotation
+from .transforms import crop_image, flip_joints, keypoint_boxes, normalise_crop, sample_scale_rotation
 
 # Mixed into the clip seeds so streamed clips never coincide with `hrtrack synth`'s (seeded by [seed, number]).
 STREAM_KEY = 7_919
@@ -181,17 +181,14 @@ class SyntheticStream(Dataset):
         center, scale = boxes_to_center_scale(self.sample_box(joints, labelled, box, rng)[None], self._aspect)
         mult, rotation = sample_scale_rotation(rng, self.scale_factor, self.rotation_factor, self.rotation_prob)
         scale = scale * mult
-        mat = self.codec.crop_matrices(center, scale, rotation)
-        w, h = self.codec.input_size
-        crop = cv2.warpAffine(image, mat[0], (w, h), flags=cv2.INTER_LINEAR)
-        in_crop = apply_affine(joints[None], mat)[0]
+        crop, mat = crop_image(image, center[0], scale[0], rotation, self.codec.input_size, udp=self.codec.udp)
+        in_crop = apply_affine(joints[None], mat[None])[0]
         vis = labelled.astype(np.float32)
         flipped = bool(self.flip and rng.random() <= 0.5)
         if flipped:
             # Mirroring the crop array maps pixel x to w - 1 - x in either coordinate convention.
             crop = np.ascontiguousarray(crop[:, ::-1])
-            in_crop = np.stack([w - 1 - in_crop[:, 0], in_crop[:, 1]], axis=1)[self._flip_index]
-            vis = vis[self._flip_index]
+            in_crop, vis = flip_joints(in_crop, vis, crop.shape[1], self._flip_index)
         target, weight = self.codec.encode(in_crop[None], vis[None])
         if self.supervise_hidden:
             weight = np.ones_like(weight)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -24,11 +23,7 @@ from pathlib import Path
 
 from ..config import CONFIG_ROOT, dump_config, load_config
 from ..errors import HrtrackError
-
-
-def cache_root() -> Path:
-    """hrtrack's cache folder: $HRTRACK_CACHE, else ~/.cache/hrtrack."""
-    return Path(os.environ.get("HRTRACK_CACHE", Path.home() / ".cache" / "hrtrack"))
+from ..fileio import cache_root
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..formats.posetrack import PoseTrackFrame, PoseTrackSequence
-
-PCKH_THRESHOLD = 0.5
+from .posetrack import THRESHOLD, head_sizes, joint_distances
 
 
 def assign_to_truth(gt: PoseTrackFrame, pred: PoseTrackFrame, min_share: float = 0.5) -> np.ndarray:
@@ -26,10 +25,8 @@ def assign_to_truth(gt: PoseTrackFrame, pred: PoseTrackFrame, min_share: float =
     p, g = len(pred), len(gt)
     if p == 0 or g == 0:
         return np.full(p, -1, np.int64)
-    head = 0.6 * np.hypot(gt.head_boxes[:, 2] - gt.head_boxes[:, 0], gt.head_boxes[:, 3] - gt.head_boxes[:, 1])
-    dist = np.linalg.norm(pred.keypoints[:, None].astype(np.float64) - gt.keypoints[None], axis=-1)  # (P,G,K)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hit = (dist / head[None, :, None] <= PCKH_THRESHOLD) & pred.visible[:, None] & gt.visible[None]
+    dist = joint_distances(gt.keypoints, gt.visible, head_sizes(gt.head_boxes), pred.keypoints, pred.visible)
+    hit = dist <= THRESHOLD  # (P,G,K); missing joints are at infinity
     share = hit.sum(-1) / np.maximum(gt.visible.sum(-1), 1)[None]  # (P,G)
     best = share.argmax(1)
     return np.where(share[np.arange(p), best] >= min_share, best, -1)

@@ -101,21 +101,21 @@ class PoseEstimator:
         """uint8 BGR crops (N,h,w,3) -> normalised RGB float batch (N,3,h,w) on the device."""
         x = torch.from_numpy(crops_bgr).to(self.device, non_blocking=True)
         x = x.permute(0, 3, 1, 2).flip(1).float()
-        x = (x - self._mean) / self._std
-        return x.contiguous(memory_format=torch.channels_last) if self.engine.channels_last else x
+        return (x - self._mean) / self._std
 
     @torch.inference_mode()
     def heatmaps(self, batch: torch.Tensor) -> torch.Tensor:
         """Heatmaps (N,K,h/4,w/4) float32 of a normalised batch, flip-averaged when enabled.
 
-        The crops and their mirrors go to the engine in one call.
+        The crops and their mirrors go to the engine in one call, in the memory format it wants.
         """
+        memory_format = torch.channels_last if self.engine.channels_last else torch.contiguous_format
         outs = []
         for start in range(0, len(batch), self.max_batch):
             x = batch[start:start + self.max_batch]
             if self.flip_test:
                 x = torch.cat([x, x.flip(3)])
-            y = self.engine.forward(x)
+            y = self.engine.forward(x.contiguous(memory_format=memory_format))
             if self.flip_test:
                 y, yf = y.chunk(2)
                 yf = yf.flip(3)[:, self._flip_index]

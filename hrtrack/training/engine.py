@@ -189,8 +189,7 @@ def predict_keypoints(model: nn.Module | Path, dataset, *, ctx: DistContext, lay
     loss_sum = 0.0
     for image, target, weight, meta in tqdm(loader, desc="validate", unit="batch", leave=False,
                                             disable=not (progress and ctx.is_main)):
-        image = image.to(ctx.device, non_blocking=True)
-        hm = estimator.heatmaps(image.contiguous(memory_format=torch.channels_last) if channels_last else image)
+        hm = estimator.heatmaps(image.to(ctx.device, non_blocking=True))
         loss_sum += float(joints_mse_loss(hm, target.to(ctx.device), weight.to(ctx.device))) * len(image)
         k, s = estimator.decode(hm, meta["center"].numpy(), meta["scale"].numpy())
         idx.append(meta["index"].numpy())
