@@ -12,8 +12,11 @@ seed 0, play no part in choosing the config): PCKh@0.5 and PoseTrack frame mAP.
     python scripts/tune_synthetic.py --minutes 6                 # every variant
     python scripts/tune_synthetic.py --minutes 6 --variants base w32
 
-The step cost is measured by a short pilot run of each variant (rendering
-included). Ends with a `RESULT` line.
+The step cost is measured by two short pilot runs of each variant (rendering
+included), as the cost of the longer one's extra steps. Variants that cost the
+same per step (schedules, initialisation, learning rate) compare better at a
+fixed length, without the pilot's timing noise: `--steps 600`. Ends with a
+`RESULT` line.
 """
 
 from __future__ import annotations
@@ -44,21 +47,22 @@ VARIANTS = {
     "w16_96x128_stem16": ("width 16, 96x128, stem 16", _model(16, (96, 128), 16)),
     "w32_96x128_stem32": ("width 32, 96x128, stem 32", _model(32, (96, 128), 32)),
     "w16_128x160_stem32": ("width 16, 128x160, stem 32", _model(16, (128, 160), 32)),
-    "w16_128x192_stem16": ("width 16, 128x192, stem 16", _model(16, (128, 192), 16)),
     "w24_128x192_stem32": ("width 24, 128x192, stem 32", _model(24, (128, 192), 32)),
     "w24_128x192_stem16": ("width 24, 128x192, stem 16", _model(24, (128, 192), 16)),
     "w32_128x192_stem16": ("width 32, 128x192, stem 16", _model(32, (128, 192), 16)),
-    "blocks1": ("1 basic block per branch", ["model.blocks_per_branch=1"]),
+    "blocks2": ("2 basic blocks per branch", ["model.blocks_per_branch=2"]),
+    "official_init": ("the official initialisation, N(0, 0.001)", ["train.weight_init=official"]),
     "official_codec": ("official codec (no DARK, no UDP)", ["model.dark=false", "model.udp=false"]),
     "multistep": ("lr x0.1 at 80% (multistep)", ["train.schedule=multistep", "train.epochs=5", "train.milestones=[4]"]),
     "lr1e-3": ("lr 1e-3", ["train.lr=0.001"]),
     "lr5e-3": ("lr 5e-3", ["train.lr=0.005"]),
     "batch32": ("batch 32", ["train.batch_size=32"]),
     "no_hidden": ("hidden joints left out of the loss", ["data.stream.supervise_hidden=false"]),
-    "rot0": ("no rotation", ["train.rotation_factor=0"]),
     "rot15": ("rotation 15 degrees", ["train.rotation_factor=15"]),
     "crops8": ("8 crops a frame, 2 clips a batch", ["data.stream.crops_per_frame=8"]),
-    "crops2": ("2 crops a frame, 8 clips a batch, each for 32 steps", ["data.stream.crops_per_frame=2",
+    "crops4": ("4 crops a frame, 4 clips a batch, each for 8 steps", ["data.stream.crops_per_frame=4",
+                                                                       "data.stream.clip_reuse=8"]),
+    "crops1": ("1 crop a frame, 16 clips a batch, each for 32 steps", ["data.stream.crops_per_frame=1",
                                                                         "data.stream.clip_reuse=32"]),
     "sigma1.5": ("sigma 1.5", ["model.sigma=1.5"]),
     "bf16": ("bf16 autocast (CPU with AMX)", ["train.amp=bf16"]),
@@ -99,7 +103,10 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="NAME",
                         help=f"variants to run (default: all): {', '.join(VARIANTS)}")
     parser.add_argument("--minutes", type=float, default=6.0, help="CPU minutes of training each (default 6)")
-    parser.add_argument("--pilot-steps", type=int, default=20, help="steps of the pilot run (default 20)")
+    parser.add_argument("--steps", type=int, help="train this many steps instead of a CPU-time budget (variants "
+                                                  "that cost the same per step, such as schedules, compare "
+                                                  "without the pilot's timing noise)")
+    parser.add_argument("--pilot-steps", type=int, default=20, help="steps of the shorter pilot run (default 20)")
     parser.add_argument("--val-clips", type=int, default=8, help="held-out clips (default 8)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override applied to every variant")
@@ -123,9 +130,14 @@ def main() -> None:
         for name in args.variants:
             label, overrides = VARIANTS[name]
             overrides = [*overrides, *args.overrides]
-            pilot = train_cpu_seconds(overrides, args.pilot_steps, work / f"{name}-pilot")
-            per_step = pilot / args.pilot_steps
-            steps = int(args.minutes * 60 / per_step)
+            if args.steps:
+                steps = args.steps
+            else:
+                # The cost of the extra steps of a twice-as-long pilot: a run's fixed costs (model, the
+                # stream's first scenes) would otherwise count as per-step work.
+                short = train_cpu_seconds(overrides, args.pilot_steps, work / f"{name}-pilot")
+                long = train_cpu_seconds(overrides, 2 * args.pilot_steps, work / f"{name}-pilot2")
+                steps = int(args.minutes * 60 * args.pilot_steps / max(long - short, 1e-3))
             cpu = train_cpu_seconds(overrides, steps, work / name)
             cfg, model_cfg, _ = resolve_train_config(BASE, [*overrides, "data.format=posetrack", "data.val_split=val",
                                                             "train.workers=0"], val)
@@ -140,8 +152,8 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\n| variant | training samples per CPU-second | steps in {args.minutes:g} CPU-min | held-out PCKh | "
-          f"held-out mAP |")
+    budget = f"{args.steps} steps" if args.steps else f"{args.minutes:g} CPU-min"
+    print(f"\n| variant | training samples per CPU-second | steps ({budget}) | held-out PCKh | held-out mAP |")
     print("|---|---:|---:|---:|---:|")
     for name, r in rows.items():
         print(f"| {r['variant']} | {r['samples_per_cpu_s']:.1f} | {r['steps']} | {r['PCKh']:.1f} | {r['mAP']:.1f} |")

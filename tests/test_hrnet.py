@@ -187,3 +187,20 @@ def test_a_narrow_stem_narrows_stage_one_and_keeps_the_key_names():
     assert s["transition1.0.0.weight"].shape == (8, 64, 3, 3)
     with torch.no_grad():
         assert small.eval()(torch.zeros(2, 3, 64, 64)).shape == (2, 5, 16, 16)
+
+
+def test_kaiming_init_scales_convs_by_fan_out_and_keeps_the_heatmap_layer_near_zero():
+    torch.manual_seed(0)
+    model = PoseHighResolutionNet(HRNetSpec(width=32, stage_modules=(1, 1, 1), blocks_per_branch=1, stage1_blocks=1),
+                                  17)
+    official = {name: p.std().item() for name, p in model.named_parameters() if p.dim() == 4}
+    assert all(abs(s - 0.001) < 1e-4 for s in official.values())
+    model.init_weights("kaiming")
+    w = dict(model.named_parameters())
+    # He-normal, fan-out mode: std sqrt(2 / (out channels * kernel area)).
+    assert w["conv2.weight"].std().item() == pytest.approx((2 / (64 * 9)) ** 0.5, rel=0.02)  # 36,864 weights
+    assert w["layer1.0.conv3.weight"].std().item() == pytest.approx((2 / 256) ** 0.5, rel=0.02)
+    assert w["final_layer.weight"].std().item() == pytest.approx(0.001, rel=0.2)
+    assert torch.all(w["bn1.weight"] == 1) and torch.all(w["final_layer.bias"] == 0)
+    with pytest.raises(HrtrackError, match="official or kaiming"):
+        model.init_weights("xavier")

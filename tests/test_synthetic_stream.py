@@ -4,6 +4,9 @@ training run equal to an uninterrupted one."""
 
 from __future__ import annotations
 
+import os
+from itertools import pairwise
+
 import cv2
 import numpy as np
 import pytest
@@ -15,8 +18,10 @@ from hrtrack.datasets.transforms import normalise_crop
 from hrtrack.geometry import apply_affine
 from hrtrack.models import HeatmapCodec
 from hrtrack.skeleton import POSETRACK
+from hrtrack.structures import Poses
 from hrtrack.synthetic import SyntheticVideo, sample_script
-from hrtrack.training.engine import cosine_lr_factor
+from hrtrack.tracking import propagate_boxes
+from hrtrack.training.engine import cosine_lr_factor, stream_training_threads
 
 CODEC = HeatmapCodec((96, 128), (24, 32), 2.0, dark=True, udp=True)
 SMALL = dict(batch_size=8, crops_per_frame=4, frame_size=(320, 180), clip_frames=12, clip_reuse=2)
@@ -42,10 +47,11 @@ def test_a_step_is_the_same_batch_whatever_came_before_and_whichever_worker_make
     assert not torch.equal(SyntheticStream(CODEC, POSETRACK, seed=4, **SMALL)[5][0], fresh[0])
 
 
-def test_clips_are_shared_by_consecutive_steps_and_ranks_draw_their_own():
-    s = stream()
-    clips = [set(s[step][3]["clip"].tolist()) for step in range(4)]
-    assert clips[0] == clips[1] and clips[2] == clips[3] and not clips[1] & clips[2]
+def test_each_clip_serves_clip_reuse_steps_never_two_in_a_row_and_ranks_draw_their_own():
+    s = stream()  # 2 clips a batch: 4 lanes, each keeping a clip for 2 of its draws; lanes 2 and 3 start mid-way
+    clips = [sorted(set(s[step][3]["clip"].tolist())) for step in range(8)]
+    assert clips == [[0, 1], [2, 3], [0, 1], [6, 7], [4, 5], [6, 7], [4, 5], [10, 11]]
+    assert all(not set(a) & set(b) for a, b in pairwise(clips))
     other_rank = SyntheticStream(CODEC, POSETRACK, seed=3, rank=1, world_size=2, **SMALL)
     assert not set(other_rank[0][3]["clip"].tolist()) & set(SyntheticStream(
         CODEC, POSETRACK, seed=3, rank=0, world_size=2, **SMALL)[0][3]["clip"].tolist())
@@ -56,6 +62,23 @@ def test_streamed_clips_are_not_the_clips_hrtrack_synth_writes():
     ours = s.clip(0).render(0)[0]
     theirs = SyntheticVideo(seed=3, number=0, split="train", size=SMALL["frame_size"], frames=12).render(0)[0]
     assert ours.shape == theirs.shape and not np.array_equal(ours, theirs)
+
+
+def test_joint_boxes_are_the_boxes_flow_propagation_makes():
+    # Joints spanning x 100..140, y 50..150, one unlabelled joint far outside: propagation adds 15% of the
+    # width (6 px) and of the height (15 px) on each side.
+    joints = np.zeros((17, 2))
+    joints[:4] = [[100, 50], [140, 150], [120, 80], [110, 120]]
+    joints[4] = [400, 300]
+    labelled = np.zeros(17, bool)
+    labelled[:4] = True
+    silhouette = np.array([90.0, 40.0, 150.0, 160.0])
+    seed = next(s for s in range(100) if np.random.default_rng(s).random() < 0.5)  # a draw that takes the joint box
+    box = stream(box_jitter=0.0).sample_box(joints, labelled, silhouette, np.random.default_rng(seed))
+    np.testing.assert_allclose(box, [94, 35, 146, 165], atol=1e-4)
+    moved = Poses(joints[None].astype(np.float32), labelled[None].astype(np.float32), np.ones(1, np.float32),
+                  np.zeros((1, 4), np.float32))
+    np.testing.assert_allclose(box, propagate_boxes(moved, min_joint_score=0.5).boxes[0], atol=1e-4)
 
 
 @pytest.mark.parametrize("supervise_hidden", [True, False])
@@ -136,3 +159,17 @@ def test_streamed_training_resumes_exactly(tmp_path, capsys):
 def test_stream_length_must_split_into_its_epochs(tmp_path, capsys):
     assert _stream_train(tmp_path / "bad", "--set", "train.steps=5", "--set", "train.epochs=2") == 2
     assert "steps must be a positive multiple of epochs" in capsys.readouterr().err
+
+
+def test_stream_training_leaves_a_core_to_each_rendering_worker():
+    cores = len(os.sched_getaffinity(0))
+    assert stream_training_threads(1, 0) == 1  # never more threads than asked for
+    assert stream_training_threads(64, 10_000) == 1  # always at least one
+    assert stream_training_threads(10_000, 1) == max(1, cores - 1)
+
+
+@pytest.mark.slow
+def test_streamed_training_with_a_worker_gives_the_threads_back(tmp_path):
+    threads = torch.get_num_threads()
+    assert _stream_train(tmp_path / "w", "--set", "train.steps=2", "--set", "train.workers=1") == 0
+    assert torch.get_num_threads() == threads

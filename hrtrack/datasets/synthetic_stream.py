@@ -5,20 +5,23 @@ heart; a stream never repeats a person, so CPU time goes to learning. Item `step
 of `SyntheticStream` is the whole training batch of that step: `clips_per_batch`
 clips, one frame of each, `crops_per_frame` people of that frame (cycling when the
 frame has fewer), each with its own augmentation. A clip serves `clip_reuse`
-consecutive steps (other frames, other augmentations), so its scene is set up
-once per worker and reused; the batch itself never depends on that cache, the
-number of workers or the order they run in.
+steps (other frames, other augmentations), so its scene is set up once per
+worker and reused; the batch itself never depends on that cache, the number of
+workers or the order they run in. Those steps are spread out: consecutive steps
+share no clip, because gradients that keep returning to the same few scenes for
+a stretch of steps train a small network far worse at equal cost (measured in
+docs/training.md).
 
 Each crop follows the boxes the tracker will give the network: the person's
 silhouette box (what the detector sees) or the box of its labelled joints
-extended by 15% (what flow propagation makes), each side jittered by a fraction of
-the box size, then the official scale / rotation / flip augmentation. Frames go
-through a JPEG round trip at the quality `hrtrack synth` writes, so the network
-sees the artefacts of the held-out frames. With `supervise_hidden`, joints the
-generator knows are hidden (covered, turned away, outside the frame) are taught
-as absent (an all-zero target with weight 1) instead of being left out of the
-loss, so the network learns to give them low scores: an emitted hidden joint is a
-false positive in PoseTrack's MOTA and AP.
+extended by 15% of its size on each side (what flow propagation makes), each
+side jittered by a fraction of the box size, then the official scale / rotation
+/ flip augmentation. Frames go through a JPEG round trip at the quality
+`hrtrack synth` writes, so the network sees the artefacts of the held-out frames.
+With `supervise_hidden`, joints the generator knows are hidden (covered, turned
+away, outside the frame) are taught as absent (an all-zero target with weight 1)
+instead of being left out of the loss, so the network learns to give them low
+scores: an emitted hidden joint is a false positive in PoseTrack's MOTA and AP.
 """
 
 from __future__ import annotations
@@ -31,18 +34,19 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import HrtrackError
-from ..geometry import apply_affine, boxes_to_center_scale
+from ..geometry import apply_affine, boxes_to_center_scale, extend_boxes, joint_boxes
 from ..models.codec import HeatmapCodec
 from ..skeleton import Layout
 from ..synthetic import SyntheticVideo, sample_script
 from ..synthetic.script import check_clip_options
-from .transforms import crop_image, flip_joints, keypoint_boxes, normalise_crop, sample_scale_rotation
+from .transforms import crop_image, flip_joints, normalise_crop, sample_scale_rotation
 
 # Mixed into the clip seeds so streamed clips never coincide with `hrtrack synth`'s (seeded by [seed, number]).
 STREAM_KEY = 7_919
 # Clip ids of stand-ins for clips where a few drawn frames show nobody: past every regular clip id.
 STAND_IN_OFFSET = 1 << 40
-# The joint-box extension of flow propagation (FlowTrack, paper §3.3).
+# The joint-box extension of flow propagation (FlowTrack, paper §3.3): this fraction of the
+# box's width (height) is added on each side, as `tracking.propagate_boxes` does.
 PROPAGATION_EXTEND = 0.15
 
 
@@ -62,7 +66,7 @@ class SyntheticStream(Dataset):
         seed: seed of the clips and the augmentation.
         frame_size, people, clip_frames: the clips (as `hrtrack synth --size --people --frames`).
         crops_per_frame: crops taken from each rendered frame.
-        clip_reuse: consecutive steps that draw frames from the same clips.
+        clip_reuse: steps that draw frames from each clip (see `clip_id`).
         box_jitter: standard deviation of each box side's shift, as a fraction of the box size.
         scale_factor, rotation_factor, rotation_prob, flip: the official augmentation.
         supervise_hidden: teach hidden joints as absent (see the module docstring).
@@ -105,17 +109,29 @@ class SyntheticStream(Dataset):
 
     # -- the draw ---------------------------------------------------------------------------
     def clip_id(self, step: int, slot: int) -> int:
-        """The clip that fills `slot` of `step`'s batch (shared by `clip_reuse` consecutive steps)."""
-        return ((step // self.clip_reuse) * self.world_size + self.rank) * self.clips_per_batch + slot
+        """The clip that fills `slot` of `step`'s batch.
+
+        With C clips per batch, step s takes row s mod C of C x C lanes, so consecutive
+        steps share no clip (with C > 1) and each lane is drawn every C steps. A lane
+        keeps its clip for clip_reuse draws; the lanes change clips at staggered
+        draws, so that new scenes are set up at an even pace rather than all at once.
+        """
+        c = self.clips_per_batch
+        lane = (step % c) * c + slot
+        generation = (step // c + lane * self.clip_reuse // (c * c)) // self.clip_reuse
+        return (generation * self.world_size + self.rank) * c * c + lane
 
     def clip(self, clip_id: int) -> SyntheticVideo:
-        """The clip `clip_id`: its script drawn from (seed, STREAM_KEY, clip_id); a few are kept set up."""
+        """The clip `clip_id`: its script drawn from (seed, STREAM_KEY, clip_id); recent ones are kept set up."""
         if clip_id not in self._clips:
             rng = np.random.default_rng([self.seed, STREAM_KEY, clip_id])
             script = sample_script(rng, self.frame_size, self.clip_frames, self.people)
             self._clips[clip_id] = SyntheticVideo.from_script(script, number=clip_id % 1_000_000, split="train")
-            while len(self._clips) > 2 * self.clips_per_batch:
+            # Least recently drawn first: every lane draws its clip each C steps, so the C x C clips
+            # in use stay; C more leave room for stand-ins.
+            while len(self._clips) > self.clips_per_batch * (self.clips_per_batch + 1):
                 self._clips.popitem(last=False)
+        self._clips.move_to_end(clip_id)
         return self._clips[clip_id]
 
     def frame(self, video: SyntheticVideo, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -132,7 +148,8 @@ class SyntheticStream(Dataset):
                    rng: np.random.Generator) -> np.ndarray:
         """A tracker-like box (4,) for one person: silhouette or extended joint box, sides jittered."""
         if rng.random() < 0.5 and labelled.sum() >= 2:
-            joint_box = keypoint_boxes(joints[None], labelled[None], PROPAGATION_EXTEND)[0]
+            tight, _ = joint_boxes(joints[None], labelled[None].astype(np.float32), 0.5)
+            joint_box = extend_boxes(tight, PROPAGATION_EXTEND)[0].astype(np.float64)
             if (joint_box[2:] - joint_box[:2]).min() > 1:
                 box = joint_box
         size = np.maximum(box[2:] - box[:2], 1.0)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..errors import HrtrackError
+
 BN_MOMENTUM = 0.1
 
 
@@ -213,11 +215,20 @@ class PoseHighResolutionNet(nn.Module):
                 layers.append(nn.Sequential(*steps))
         return nn.ModuleList(layers)
 
-    def init_weights(self) -> None:
-        """The official initialisation: conv weights N(0, 0.001), BN to identity."""
+    def init_weights(self, scheme: str = "official") -> None:
+        """Fresh weights: BN to identity, convs N(0, 0.001) ("official") or He-normal ("kaiming").
+
+        Kaiming keeps the heatmap layer at N(0, 0.001), so a fresh network still
+        predicts near-empty heatmaps, as most of every target is.
+        """
+        if scheme not in ("official", "kaiming"):
+            raise HrtrackError(f"weight init must be official or kaiming, got {scheme!r}")
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.normal_(m.weight, std=0.001)
+                if scheme == "kaiming" and m is not self.final_layer:
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                else:
+                    nn.init.normal_(m.weight, std=0.001)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):

@@ -26,9 +26,9 @@ class StreamConfig:
     frame_size, people, clip_frames: the clips, as `hrtrack synth --size --people
     --frames` makes them. Each step's batch takes `crops_per_frame` people from each
     of batch_size / crops_per_frame frames of as many clips; a clip serves
-    `clip_reuse` consecutive steps. box_jitter: tracker-like box noise (fraction of
-    the box size per side). supervise_hidden: teach hidden joints as absent.
-    jpeg_quality: the JPEG round trip of every frame (0: none).
+    `clip_reuse` steps, never two consecutive ones. box_jitter: tracker-like box
+    noise (fraction of the box size per side). supervise_hidden: teach hidden joints
+    as absent. jpeg_quality: the JPEG round trip of every frame (0: none).
     """
 
     frame_size: tuple[int, int] = (640, 360)
@@ -73,6 +73,9 @@ class TrainSection:
     steps: the training length of a streamed source (`data.format: synthetic`), whose
     `epochs` are then checkpoint and validation periods of steps / epochs steps.
     channels_last: NHWC activations (faster on the CPU for small networks).
+    weight_init: how a network trained from scratch starts: official (every conv
+    N(0, 0.001), as the official code) or kaiming (He-normal convs, the heatmap
+    layer still N(0, 0.001)), which learns faster in short runs (docs/training.md).
     """
 
     lr: float = 1e-3
@@ -96,6 +99,7 @@ class TrainSection:
     warmup_steps: int = 0
     steps: int = 0
     channels_last: bool = False
+    weight_init: Literal["official", "kaiming"] = "official"
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.epochs < 1 or self.batch_size < 1 or self.workers < 0 or self.val_every < 1:

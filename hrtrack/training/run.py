@@ -122,6 +122,8 @@ def _train(cfg: TrainConfig, model_cfg: ModelConfig, fmt: str, out: Path, resume
     # Every rank builds the same initial weights; DDP also broadcasts rank 0's.
     torch.manual_seed(t.seed)
     model = build_pose_model(model_cfg)
+    if t.weight_init != "official":
+        model.init_weights(t.weight_init)
     if t.init and not resume:
         kind = load_pose_weights(model, t.init)
         if ctx.is_main:
