@@ -119,13 +119,15 @@ def extend_boxes(boxes: np.ndarray, ratio: float) -> np.ndarray:
 
 
 def joint_boxes(keypoints: np.ndarray, keypoint_scores: np.ndarray,
-                min_joint_score: float) -> tuple[np.ndarray, np.ndarray]:
-    """Tight boxes around the joints scoring above `min_joint_score`.
+                min_joint_score: float, extension: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes around the joints scoring above `min_joint_score`, grown by `extension`.
 
     Args:
         keypoints: (N,K,2) joints x,y in pixels.
-        keypoint_scores: (N,K) joint scores.
+        keypoint_scores: (N,K) joint scores (a 0/1 labelled mask with 0.5 works too).
         min_joint_score: joints scoring at or below this do not define the box.
+        extension: fraction of the width (height) added on each side, as
+            `extend_boxes` (0.15: FlowTrack's propagated boxes); 0 for tight boxes.
 
     Returns:
         (N,4) float32 x1,y1,x2,y2 boxes and (N,) bool, False for poses without
@@ -139,7 +141,7 @@ def joint_boxes(keypoints: np.ndarray, keypoint_scores: np.ndarray,
     hi = np.where(mask, kp, -np.inf).max(axis=1)
     boxes = np.concatenate([lo, hi], axis=1)
     boxes[~valid] = 0.0
-    return boxes.astype(np.float32), valid
+    return extend_boxes(boxes, extension), valid
 
 
 def points_in_polygons(points: np.ndarray, polygons: list[np.ndarray]) -> np.ndarray:

@@ -91,6 +91,9 @@ def test_joint_boxes_ignore_low_confidence_joints():
     boxes, valid = joint_boxes(kp, scores, 0.2)
     np.testing.assert_array_equal(boxes[0], [11, 7, 25, 35])
     assert valid.tolist() == [True, False]
+    # Grown by half the width (14 -> 7 px) and height (28 -> 14 px) on each side; the empty row stays empty.
+    grown, _ = joint_boxes(kp, scores, 0.2, extension=0.5)
+    np.testing.assert_array_equal(grown, [[4, -7, 32, 49], [0, 0, 0, 0]])
 
 
 def test_propagate_boxes_translation_extension_and_score():

@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import HrtrackError
-from ..geometry import apply_affine, boxes_to_center_scale, extend_boxes, joint_boxes
+from ..geometry import apply_affine, boxes_to_center_scale, joint_boxes
 from ..models.codec import HeatmapCodec
 from ..skeleton import Layout
 from ..synthetic import SyntheticVideo, sample_script
@@ -148,8 +148,8 @@ class SyntheticStream(Dataset):
                    rng: np.random.Generator) -> np.ndarray:
         """A tracker-like box (4,) for one person: silhouette or extended joint box, sides jittered."""
         if rng.random() < 0.5 and labelled.sum() >= 2:
-            tight, _ = joint_boxes(joints[None], labelled[None].astype(np.float32), 0.5)
-            joint_box = extend_boxes(tight, PROPAGATION_EXTEND)[0].astype(np.float64)
+            boxes, _ = joint_boxes(joints[None], labelled[None].astype(np.float32), 0.5, PROPAGATION_EXTEND)
+            joint_box = boxes[0].astype(np.float64)
             if (joint_box[2:] - joint_box[:2]).min() > 1:
                 box = joint_box
         size = np.maximum(box[2:] - box[:2], 1.0)

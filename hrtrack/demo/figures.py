@@ -13,7 +13,7 @@ import numpy as np
 from ..evaluation.duplicates import assign_to_truth
 from ..fileio import resolve_under, write_bytes_atomic
 from ..formats.posetrack import PoseTrackFrame, read_sequence, sequence_files
-from ..geometry import extend_boxes, joint_boxes
+from ..geometry import joint_boxes
 from ..pipeline.render import draw_poses, track_colors
 from ..skeleton import POSETRACK
 from ..structures import Poses
@@ -31,9 +31,8 @@ def _write_png(path: Path, image: np.ndarray) -> Path:
 def frame_poses(frame: PoseTrackFrame) -> Poses:
     """A results frame as `Poses` in the PoseTrack layout: emitted joints score 1, boxes around them."""
     scores = frame.visible.astype(np.float32)
-    boxes, _ = joint_boxes(frame.keypoints, scores, 0.5)
-    return Poses(frame.keypoints, scores, np.nan_to_num(frame.scores, nan=1.0), extend_boxes(boxes, 0.1),
-                 frame.track_ids)
+    boxes, _ = joint_boxes(frame.keypoints, scores, 0.5, 0.1)
+    return Poses(frame.keypoints, scores, np.nan_to_num(frame.scores, nan=1.0), boxes, frame.track_ids)
 
 
 def write_contact_sheet(data: Path, predictions: Path, out: Path, *, columns: int = 3, per_clip: int = 3,

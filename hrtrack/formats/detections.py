@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import HrtrackError
 from ..fileio import read_json, write_json_atomic
-from ..geometry import extend_boxes, joint_boxes
+from ..geometry import joint_boxes
 from ..structures import Boxes
 from .json_fields import PLAIN_NUMBERS, float32_list, is_number
 from .posetrack import read_sequence
@@ -200,8 +200,7 @@ def read_posetrack_detections(path: str | os.PathLike, score_threshold: float = 
     by_name: dict[str, Boxes] = {}
     for frame in seq.frames:
         # Annotated joints score 1, the others 0.
-        from_joints, has_joints = joint_boxes(frame.keypoints, frame.visible.astype(np.float32), 0.5)
-        from_joints = extend_boxes(from_joints, extension)
+        from_joints, has_joints = joint_boxes(frame.keypoints, frame.visible.astype(np.float32), 0.5, extension)
         has_box = np.isfinite(frame.boxes).all(axis=1)
         boxes = np.where(has_box[:, None], frame.boxes, from_joints)
         scores = np.where(np.isfinite(frame.scores), frame.scores, 1.0).astype(np.float32)

@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import HrtrackError
-from ..geometry import extend_boxes, joint_boxes
+from ..geometry import joint_boxes
 from ..structures import Boxes, Poses
 
 
@@ -103,8 +103,7 @@ def propagate_boxes(
     Returns:
         Candidate boxes carrying the moved poses' person scores.
     """
-    boxes, valid = joint_boxes(moved.keypoints, moved.keypoint_scores, min_joint_score)
-    boxes = extend_boxes(boxes, extension)
+    boxes, valid = joint_boxes(moved.keypoints, moved.keypoint_scores, min_joint_score, extension)
     if image_size is not None:
         width, height = image_size
         boxes = np.clip(boxes, 0, np.array([width, height, width, height], np.float32))
