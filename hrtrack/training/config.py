@@ -65,8 +65,9 @@ class TrainSection:
 
     batch_size is per process (per GPU under torchrun). amp: bf16 or fp16 autocast
     on CUDA (fp16 with a gradient scaler); bf16 also on CPUs with native bf16
-    (AVX512-BF16, AMX), where it speeds small networks up 1.4-1.7x. init: weights to start from (official,
-    MMPose or hrtrack file, or an ImageNet HRNet backbone); `--init` replaces it.
+    (AVX512-BF16, AMX), where a small network's step is 1.4-1.7x faster, but the synthetic
+    model trained so ends 6 mAP lower at equal steps (docs/training.md). init: weights to start
+    from (official, MMPose or hrtrack file, or an ImageNet HRNet backbone); `--init` replaces it.
     val_every: validate every N epochs (and always after the last).
     schedule: multistep (x factor at each milestone epoch, the official recipes) or
     cosine (per step, after `warmup_steps` of linear warm-up, down to 0).
