@@ -50,8 +50,9 @@ class Poses:
     """Poses of one frame (DESIGN.md §3).
 
     keypoints (N,K,2) float32, keypoint_scores (N,K) float32, scores (N,) float32
-    person scores, boxes (N,4) float32 x1,y1,x2,y2, and track_ids (N,) int64
-    (-1 while unassigned).
+    person scores, boxes (N,4) float32 x1,y1,x2,y2, track_ids (N,) int64
+    (-1 while unassigned), and interpolated (N,K) bool: joints that post-processing
+    filled in across a gap of their track (all False unless it did).
     """
 
     keypoints: np.ndarray
@@ -59,6 +60,7 @@ class Poses:
     scores: np.ndarray
     boxes: np.ndarray
     track_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
+    interpolated: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         kp = np.asarray(self.keypoints, dtype=np.float32)
@@ -73,11 +75,15 @@ class Poses:
         ids = np.full(n, -1, np.int64) if self.track_ids is None else np.asarray(self.track_ids, np.int64)
         if len(sc) != n or len(bx) != n or ids.shape != (n,):
             raise HrtrackError(f"inconsistent lengths: {n} poses, {len(sc)} scores, {len(bx)} boxes, {ids.shape} ids")
+        filled = np.zeros((n, k), bool) if self.interpolated is None else np.asarray(self.interpolated, bool)
+        if filled.shape != (n, k):
+            raise HrtrackError(f"interpolated must have shape {(n, k)}, got {filled.shape}")
         object.__setattr__(self, "keypoints", kp)
         object.__setattr__(self, "keypoint_scores", ks)
         object.__setattr__(self, "scores", sc)
         object.__setattr__(self, "boxes", bx)
         object.__setattr__(self, "track_ids", ids)
+        object.__setattr__(self, "interpolated", filled)
 
     def __len__(self) -> int:
         return len(self.keypoints)
@@ -98,7 +104,7 @@ class Poses:
     def take(self, index) -> "Poses":
         """Subset by an integer index array or boolean mask."""
         return Poses(self.keypoints[index], self.keypoint_scores[index], self.scores[index],
-                     self.boxes[index], self.track_ids[index])
+                     self.boxes[index], self.track_ids[index], self.interpolated[index])
 
     def joints_above(self, threshold: float) -> np.ndarray:
         """(N,K) bool: the joints scoring above `threshold`.
@@ -117,4 +123,4 @@ class Poses:
         if not parts:
             return Poses.empty(num_joints)
         return Poses(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                       ("keypoints", "keypoint_scores", "scores", "boxes", "track_ids")))
+                       ("keypoints", "keypoint_scores", "scores", "boxes", "track_ids", "interpolated")))

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""int8 static quantisation of the demo's trained HRNet: its speed and its PCKh on held-out synthetic people.
+"""int8 static quantisation of the reference synthetic HRNet: its speed and its PCKh on held-out synthetic people.
 
-Takes the demo's synthetic data and small HRNet (made and cached like `hrtrack
-demo`; --quick for the reduced demo's), exports it with `hrtrack export`, once as
+Takes the demo's synthetic data (made and cached like `hrtrack demo`; --quick
+for the reduced demo's) and the reference synthetic model (reference/; --train:
+a small HRNet trained here by the demo's recipe), exports it with `hrtrack export`, once as
 fp32 and once as int8 (`--int8 --calibration DATA`: ranges measured on crops of
 a few freshly generated training clips), and scores each with `hrtrack test` on the held-out val split
 (PCKh@0.5, ground-truth boxes, flip test), run by torch, onnxruntime and openvino.
@@ -26,7 +27,9 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="the reduced demo's data and model")
+    parser.add_argument("--quick", action="store_true", help="the reduced demo's data (2 clips of 30 frames)")
+    parser.add_argument("--train", action="store_true",
+                        help="a model trained here by the demo's recipe instead of the reference model")
     parser.add_argument("--batch", type=int, default=8, help="crops per timed call (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=20, help="interleaved rounds (default: %(default)s)")
     parser.add_argument("--crops", type=int, default=256, help="calibration crops (default: %(default)s)")
@@ -43,15 +46,16 @@ def main() -> None:
     from hrtrack.synthetic import generate_dataset
     from hrtrack.training.run import resolve_train_config, test_run
 
-    settings = DemoSettings.quick() if args.quick else DemoSettings()
+    settings = DemoSettings.quick(args.train) if args.quick else DemoSettings(train=args.train)
     root = cache_root() / "demo"
     root.mkdir(parents=True, exist_ok=True)
     data = prepare_data(settings, root)
-    weights, model_yaml = prepare_model(settings, root)
+    demo_model = prepare_model(settings, root)
+    weights, model_yaml = demo_model.weights, demo_model.model_yaml
     model_cfg = load_model_config(model_yaml)
     threads = torch.get_num_threads()
     engines = [e for e in ("onnxruntime", "openvino") if e in installed_engines()]
-    print(f"{threads} threads; demo model {model_yaml.parent.name}, input {model_cfg.input_size}")
+    print(f"{threads} threads; {demo_model.description}, input {model_cfg.input_size}")
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         # The demo trains on a stream and keeps no training clips: calibrate on a few fresh ones.

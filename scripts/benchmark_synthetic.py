@@ -1,35 +1,50 @@
 #!/usr/bin/env python
-"""The synthetic PoseTrack benchmark: the paper's tracking ablation on a fixed, seeded set, with oracle rows.
+"""The synthetic PoseTrack benchmark: the paper's tracking ablation on seeded test beds, with oracle rows.
 
-Variants (one table; mAP per joint group, MOTA, ID switches, duplicate tracks, fps):
+Variants (one table; mAP, MOTA, ID switches, keypoint HOTA, AssA, IDF1, jitter, duplicate tracks, fps):
   (a) detections only + greedy OKS on raw poses (no flow)
   (b) + flow box propagation
   (c) + flow-based pose similarity: the full FlowTrack
   (d) (c) with Hungarian matching instead of greedy
   (e) (c) with box-IoU similarity instead of flow-OKS
   (f) (c) with ground-truth person boxes instead of detections (upper bound of the detector)
+  (j) (c) through the synthetic_tiny_plus preset: FlowTrack plus what pays beyond the paper
+  (j1), (j2), (j3) (c) with one part alone: re-identification, gap filling, smoothing
 Oracle rows (no network; `hrtrack.pipeline.oracle`):
   (g) ground-truth poses through the tracker: the ceiling
   (h2), (h4) ground-truth poses with Gaussian joint noise of sigma 2 and 4 px
   (i) the real detections, propagation and NMS, with an oracle estimator (each kept
       box gets the true pose of the person it overlaps most): what detection and NMS cost
+  (gj), (h4j) (g) and (h4) through the synthetic_tiny_plus preset: the identity loss left
+      to the tracker itself
 
-The held-out set is the demo's (`hrtrack demo` settings, seeded val clips with
-crossings, occlusions, people entering and leaving) and the model is the demo's
-small HRNet (trained once and cached, like the demo). Detections are the
-generator's simulated detector; --det-miss, --det-jitter and --det-fp make a
-harder one (drawn from the same seeds, so only the setting changes). "dup."
-counts duplicate tracks (`hrtrack.evaluation.duplicates`) per clip. Ends with a
-`RESULT` line.
+The test bed is the demo's held-out set (4 seeded val clips of 40 frames, 640x360,
+2-5 people with crossings, occlusions, people entering and leaving) at a
+difficulty (`hrtrack.synthetic.Difficulty`): the default clips, `--preset hard`,
+or, with `--sweep AXIS`, the default clips with one axis moved through 3-4
+levels (motion, framerate, camera, crowding, occlusion, detector; `--sweep all`
+runs every axis), each level a row group of its own and one PNG per axis
+(`--plots DIR`, default docs/): each metric against the level, a line per
+variant. The model is the reference synthetic model that ships with the code
+(reference/), so a table means the same model on every machine; --train uses a
+small HRNet trained here by the demo's recipe instead (cached, like `hrtrack
+demo --train`). Detections are the generator's simulated detector at the bed's
+difficulty; --det-miss, --det-jitter and --det-fp override it. "dup." counts
+duplicate tracks (`hrtrack.evaluation.duplicates`) per clip; jitter is the mean
+joint acceleration error against the truth (`hrtrack.evaluation.jitter`,
+px/frame^2). Ends with one `RESULT` line per test bed.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import shutil
 import tempfile
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 VARIANTS = {
@@ -39,28 +54,101 @@ VARIANTS = {
     "d": ("FlowTrack, Hungarian matching", ["tracking.matcher=hungarian"]),
     "e": ("FlowTrack, box-IoU similarity", ["tracking.similarity=iou"]),
     "f": ("FlowTrack, ground-truth boxes", []),
+    "j": ("FlowTrack + the plus preset", []),
+    # Each part alone, at the settings the plus preset would give it (measured whether or not it is in it).
+    "j1": ("FlowTrack + re-identification", ["tracking.reid=true"]),
+    "j2": ("FlowTrack + gap filling", ["postprocess.interpolate_gap=5"]),
+    "j3": ("FlowTrack + smoothing", ["postprocess.smoother=savgol"]),
 }
+BASE, PLUS = "synthetic_tiny", "synthetic_tiny_plus"
+# Variants and oracles run through the plus preset instead of BASE.
+ON_PLUS = {"j", "gj", "h4j"}
 # name -> (label, boxes given to the oracle estimator, joint noise sigma in pixels)
 ORACLES = {
     "g": ("oracle: ground-truth poses, hrtrack's tracker", "truth", 0.0),
     "h2": ("oracle: ground truth + joint noise sigma 2 px", "truth", 2.0),
     "h4": ("oracle: ground truth + joint noise sigma 4 px", "truth", 4.0),
     "i": ("oracle estimator on detections + propagation + NMS", "detections", 0.0),
+    "gj": ("oracle (g) through the plus preset", "truth", 0.0),
+    "h4j": ("oracle (h4) through the plus preset", "truth", 4.0),
 }
 GROUPS = ["Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Total"]
+# axis -> (what its levels are, [(level label, Difficulty fields), ...]); each level moves one axis of the
+# default clips. Speeds, pans and shakes are px/frame of a 1280x720 video at 25 fps (docs/synthetic.md).
+SWEEPS = {
+    "motion": ("body speed, px/frame at 720p", [("5", {"speed": 5.0}), ("10", {"speed": 10.0}),
+                                                 ("15", {"speed": 15.0}), ("25", {"speed": 25.0})]),
+    "framerate": ("frame-rate decimation (keep every k-th frame)", [("1", {}), ("2", {"decimation": 2}),
+                                                                    ("4", {"decimation": 4})]),
+    "camera": ("pan / shake px/frame at 720p, zoom per frame",
+               [("still", {"pan": 0.0, "shake": 0.0, "zoom_rate": 0.0}),
+                ("4/1/.0025", {"pan": 4.0, "shake": 1.0, "zoom_rate": 0.0025}),
+                ("8/2/.005", {"pan": 8.0, "shake": 2.0, "zoom_rate": 0.005}),
+                ("16/4/.01", {"pan": 16.0, "shake": 4.0, "zoom_rate": 0.01})]),
+    "crowding": ("people in a clip / share of look-alikes",
+                 [("2-5/0", {}), ("6-9/.25", {"people": (6, 9), "lookalikes": 0.25}),
+                  ("12-18/.5", {"people": (12, 18), "lookalikes": 0.5}),
+                  ("20-26/.5", {"people": (20, 26), "lookalikes": 0.5})]),
+    "occlusion": ("frames fully hidden / out of view (half of the movers each)",
+                  [("0/0", {}), ("5/10", {"occlusion_frames": 5, "reentry_frames": 10}),
+                   ("10/20", {"occlusion_frames": 10, "reentry_frames": 20}),
+                   ("20/30", {"occlusion_frames": 20, "reentry_frames": 30})]),
+    "detector": ("misses / box jitter / false positives a frame / missed-run frames",
+                 [(".1/.05/.3/0", {}),
+                  (".15/.08/1/8", {"det_miss": 0.15, "det_jitter": 0.08, "det_fp": 1.0, "det_run_length": 8}),
+                  (".25/.1/2/8", {"det_miss": 0.25, "det_jitter": 0.1, "det_fp": 2.0, "det_run_length": 8}),
+                  (".35/.12/3/16", {"det_miss": 0.35, "det_jitter": 0.12, "det_fp": 3.0,
+                                    "det_run_length": 16})]),
+}
+PLOTTED = ["mAP", "MOTA", "ID switches", "HOTA", "AssA", "IDF1"]
 
 
-def val_videos(settings):
-    from hrtrack.synthetic import SPLIT_BASE, SyntheticVideo
+@dataclass(frozen=True)
+class TestBed:
+    """Held-out clips at a difficulty: their dataset root and what made them."""
 
-    return [SyntheticVideo(seed=settings.seed, number=SPLIT_BASE["val"] + i, split="val", size=settings.size,
-                           frames=settings.frames, people=settings.people) for i in range(settings.val_videos)]
+    name: str
+    settings: object      # hrtrack.demo.DemoSettings: seed, clips, frames, size, people
+    difficulty: object    # hrtrack.synthetic.Difficulty
+    root: Path
+
+    @property
+    def gt_dir(self) -> Path:
+        return self.root / "annotations" / "posetrack17" / "val"
+
+    @property
+    def detections(self) -> Path:
+        return self.root / "detections" / "val.json"
+
+    def videos(self):
+        from hrtrack.synthetic import SPLIT_BASE, SyntheticVideo
+
+        s = self.settings
+        return [SyntheticVideo(seed=s.seed, number=SPLIT_BASE["val"] + i, split="val", size=s.size, frames=s.frames,
+                               people=s.people, difficulty=self.difficulty) for i in range(s.val_videos)]
 
 
-def gt_box_detections(settings, out: Path) -> Path:
+def make_bed(name: str, settings, difficulty, cache: Path) -> TestBed:
+    """The `hrtrack synth` val split of `settings` at `difficulty`, generated once and cached."""
+    from hrtrack.synthetic import generate_dataset
+
+    s = settings
+    key = json.dumps({"videos": s.val_videos, "frames": s.frames, "size": s.size, "people": s.people,
+                      "seed": s.seed, "difficulty": difficulty.to_dict()}, sort_keys=True)
+    root = cache / f"bed-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+    if not (root / "synthetic.json").is_file():
+        tmp = root.with_name(root.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        generate_dataset(tmp, videos=s.val_videos, frames=s.frames, size=s.size, people=s.people, splits=("val",),
+                         seed=s.seed, difficulty=difficulty, progress=False)
+        tmp.rename(root)
+    return TestBed(name, settings, difficulty, root)
+
+
+def gt_box_detections(bed: TestBed, out: Path) -> Path:
     """A COCO detection file with the true person boxes (score 1) of every val frame."""
     items = []
-    for video in val_videos(settings):
+    for video in bed.videos():
         for t, (_, truth) in enumerate(video):
             for box in truth.boxes:
                 x1, y1, x2, y2 = (float(v) for v in box)
@@ -70,51 +158,36 @@ def gt_box_detections(settings, out: Path) -> Path:
     return out
 
 
-def simulated_detections(settings, out: Path, miss: float, jitter: float, false_positives: float) -> Path:
-    """The generator's simulated detector on the val clips with other settings, from `hrtrack synth`'s seeds."""
-    import numpy as np
+def oracle_run(cfg, bed: TestBed, detections: Path, out: Path, boxes: str, noise: float) -> float:
+    """Track the bed's clips with `OracleEstimator` into `out` (PoseTrack 2017 files); returns frames/s.
 
-    from hrtrack.formats.detections import write_coco_detections
-    from hrtrack.synthetic import simulate_detections
-
-    ids, boxes, files = [], [], []
-    for video in val_videos(settings):
-        rng = np.random.default_rng([int(settings.seed), video.number, 1])
-        for _, truth in video:
-            ids.append(truth.image_id)
-            files.append(truth.image)
-            boxes.append(simulate_detections(truth, video.script.frame_size, rng, miss=miss, jitter=jitter,
-                                             false_positives=false_positives))
-    write_coco_detections(out, ids, boxes, files)
-    return out
-
-
-def oracle_run(cfg, settings, data: Path, detections: Path, out: Path, boxes: str, noise: float) -> float:
-    """Track the val clips with `OracleEstimator` into `out` (PoseTrack 2017 files); returns frames/s."""
-    import time
-
+    The tracker and the post-processing are the config's, as `track-dataset` builds them.
+    """
     import cv2
     import numpy as np
 
     from hrtrack.formats.detections import read_coco_detections
     from hrtrack.models.flow import build_flow
+    from hrtrack.pipeline.build import build_postprocess, build_tracker
     from hrtrack.pipeline.oracle import OracleEstimator
     from hrtrack.pipeline.sinks import PoseTrackSink
     from hrtrack.pipeline.sources import Frame
     from hrtrack.pipeline.tracking_pipeline import FlowTrackPipeline
     from hrtrack.skeleton import POSETRACK
     from hrtrack.structures import Boxes
-    from hrtrack.tracking.tracker import FlowTracker
 
     out.mkdir(parents=True, exist_ok=True)
     dets = read_coco_detections(detections)
     truth_boxes = boxes == "truth"
     frames, seconds = 0, 0.0
-    for video in val_videos(settings):
-        oracle = OracleEstimator(POSETRACK, noise_sigma=noise, rng=np.random.default_rng([settings.seed, video.number]))
-        tracker = FlowTracker(similarity=cfg.tracking.similarity, threshold=cfg.tracking.threshold,
-                              q_frames=cfg.tracking.q_frames, max_age=cfg.tracking.max_age,
-                              matcher=cfg.tracking.matcher, sigmas=POSETRACK.sigmas)
+    for video in bed.videos():
+        oracle = OracleEstimator(POSETRACK, noise_sigma=noise,
+                                 rng=np.random.default_rng([bed.settings.seed, video.number]))
+        # Image lists play at 30 fps, as in track-dataset.
+        tracker = build_tracker(cfg.tracking, POSETRACK, fps=30.0)
+        post = build_postprocess(cfg, num_joints=POSETRACK.num_joints, live=False, fps=30.0)
+        if post is not None:
+            post.reset(keep_images=False)
         flow = build_flow(cfg.flow.method, scale=cfg.flow.scale, device="cpu",
                           **({"preset": cfg.flow.preset} if cfg.flow.method == "dis" else {}))
         # Ground-truth boxes go straight to the tracker: no propagation, no NMS can drop a true person.
@@ -126,40 +199,129 @@ def oracle_run(cfg, settings, data: Path, detections: Path, out: Path, boxes: st
             person_threshold=cfg.output.person_threshold, use_flow_in_association=cfg.tracking.use_flow)
         sink = PoseTrackSink(out / f"{video.name}.json", "posetrack17", POSETRACK, cfg.output.joint_threshold,
                              name=video.name, vid_id=video.vid_id)
+        labels = {}  # frame -> (is_labeled, image_id), for frames the post-processing hands back later
         for t in range(len(video)):
             _, truth = video.render(t)
-            image = cv2.imread(str(data / video.image_path(t)), cv2.IMREAD_COLOR)
+            image = cv2.imread(str(bed.root / video.image_path(t)), cv2.IMREAD_COLOR)
             kp, labelled = truth.keypoints("posetrack")
+            labels[t] = (truth.is_labeled, truth.image_id)
             start = time.perf_counter()
             oracle.set_truth(kp, labelled, truth.boxes)
             given = Boxes(truth.boxes, np.ones(len(truth), np.float32)) if truth_boxes else \
                 dets(image_id=truth.image_id)
             poses = pipeline(image, given)
+            frame = Frame(t, truth.image, image)
+            ready = [(frame, poses)] if post is None else post.push(frame, poses)
+            if post is not None and t == len(video) - 1:
+                ready += post.flush()
             seconds += time.perf_counter() - start
             frames += 1
-            sink.add(Frame(t, truth.image, image), poses, is_labeled=truth.is_labeled, image_id=truth.image_id)
+            for frame, done in ready:
+                is_labeled, image_id = labels.pop(frame.index)
+                sink.add(frame, done, is_labeled=is_labeled, image_id=image_id)
         sink.close()
     return frames / seconds
 
 
 def score(gt_dir: Path, pred: Path) -> dict:
-    """mAP per group, MOTA, ID switches and duplicate tracks per clip of a results folder."""
+    """mAP per group, MOTA, ID switches, keypoint HOTA / AssA, IDF1, jitter and duplicate tracks per clip."""
     from hrtrack.evaluation.duplicates import duplicate_tracks
+    from hrtrack.evaluation.jitter import jitter_folders
     from hrtrack.evaluation.posetrack import evaluate_folders
     from hrtrack.formats.posetrack import read_sequence, sequence_files
 
-    s = evaluate_folders(gt_dir, pred, progress=False).summary()
+    result = evaluate_folders(gt_dir, pred, progress=False, hota=True)
+    s, h = result.summary(), result.hota_totals()
     dups = [duplicate_tracks(read_sequence(p), read_sequence(pred / f"{name}.json")).tracks
             for name, p in sorted(sequence_files(gt_dir).items())]
-    return {**{f"mAP {k}": v for k, v in s["mAP"].items()}, "MOTA": s["MOTA"]["Total"],
-            "ID switches": s["counts"]["num_switches"], "duplicate tracks": dups}
+    return {**{f"mAP {k}": v for k, v in s["mAP"].items()}, "mAP": s["mAP"]["Total"], "MOTA": s["MOTA"]["Total"],
+            "ID switches": s["counts"]["num_switches"], "HOTA": h["HOTA"], "AssA": h["AssA"], "IDF1": h["IDF1"],
+            "jitter": jitter_folders(gt_dir, pred).mean, "duplicate tracks": dups}
+
+
+def run_bed(bed: TestBed, variants: list[str], model, overrides: list[str], det: dict, work: Path) -> dict:
+    """Every variant on one test bed: {variant: row}."""
+    from hrtrack.config import load_config
+    from hrtrack.pipeline.config import PipelineConfig
+    from hrtrack.pipeline.track_dataset import track_dataset
+    from hrtrack.synthetic import generate_dataset
+
+    work.mkdir(parents=True, exist_ok=True)
+    detections = bed.detections
+    if any(v is not None for v in det.values()):
+        moved = bed.difficulty.with_overrides(**det)
+        generate_dataset(work / "dets", videos=bed.settings.val_videos, frames=bed.settings.frames,
+                         size=bed.settings.size, people=bed.settings.people, splits=("val",), seed=bed.settings.seed,
+                         difficulty=moved, progress=False)
+        detections = work / "dets" / "detections" / "val.json"
+    d = bed.difficulty.with_overrides(**det)
+    print(f"[{bed.name}] detector: {d.det_miss:.0%} misses, {d.det_jitter:.0%} box jitter, {d.det_fp:g} false "
+          f"positives a frame" + (f", missed runs of {d.det_run_length} frames" if d.det_run_length else ""),
+          flush=True)
+    gt_dets = gt_box_detections(bed, work / "gt_boxes.json")
+    rows = {}
+    for key in variants:
+        pred = work / key
+        if key in ORACLES:
+            label, boxes, noise = ORACLES[key]
+            cfg = load_config(PipelineConfig, PLUS if key in ON_PLUS else BASE, "pipeline", overrides)
+            fps = oracle_run(cfg, bed, detections, pred, boxes, noise)
+        else:
+            label, extra = VARIANTS[key]
+            cfg = load_config(PipelineConfig, PLUS if key in ON_PLUS else BASE, "pipeline",
+                              [f"estimator.model={model.model_yaml}", *extra, *overrides])
+            run = track_dataset(cfg, images_root=bed.root, annotations=bed.gt_dir, out_dir=pred,
+                                pose_weights=model.weights, detections=gt_dets if key == "f" else detections,
+                                device="cpu", progress=False)
+            fps = run.fps
+        rows[key] = {"variant": label, **score(bed.gt_dir, pred), "fps": fps}
+        r = rows[key]
+        print(f"[{bed.name}] ({key}) {label}: mAP {r['mAP']:.1f}  MOTA {r['MOTA']:.1f}  IDsw {r['ID switches']}  "
+              f"HOTA {r['HOTA']:.1f}  AssA {r['AssA']:.1f}  IDF1 {r['IDF1']:.1f}  jitter {r['jitter']:.2f}  "
+              f"dup. {'/'.join(map(str, r['duplicate tracks']))}  {fps:.1f} fps", flush=True)
+    return rows
+
+
+def print_table(title: str, rows: dict, full: bool) -> None:
+    """A markdown table of one bed's rows: mAP per group (when `full`) and the tracking metrics."""
+    groups = GROUPS if full else ["Total"]
+    print(f"\n{title}\n")
+    print("| variant | " + " | ".join(f"mAP {g}" if full else "mAP" for g in groups)
+          + " | MOTA | ID sw. | HOTA | AssA | IDF1 | jitter | dup. tracks per clip | fps |")
+    print("|---|" + "---:|" * (len(groups) + 8))
+    for key, r in rows.items():
+        cells = [f"{r[f'mAP {g}']:.1f}" for g in groups] + [
+            f"{r['MOTA']:.1f}", str(r["ID switches"]), f"{r['HOTA']:.1f}", f"{r['AssA']:.1f}", f"{r['IDF1']:.1f}",
+            f"{r['jitter']:.2f}", " ".join(map(str, r["duplicate tracks"])), f"{r['fps']:.1f}"]
+        print(f"| ({key}) {r['variant']} | " + " | ".join(cells) + " |")
+
+
+def result_line(prefix: str, rows: dict) -> str:
+    """`RESULT` with today's keys (mAP, MOTA, idsw, dups) and HOTA, AssA, IDF1, jitter per variant."""
+    def num(v: float) -> str:
+        return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.1f}"
+
+    return "RESULT " + " ".join(
+        [prefix] * bool(prefix) + [f"{k}_mAP={num(r['mAP'])} {k}_MOTA={num(r['MOTA'])} {k}_idsw={r['ID switches']} "
+                                   f"{k}_dups={sum(r['duplicate tracks'])} {k}_HOTA={num(r['HOTA'])} "
+                                   f"{k}_AssA={num(r['AssA'])} {k}_IDF1={num(r['IDF1'])} "
+                                   f"{k}_jitter={r['jitter']:.2f}" for k, r in rows.items()])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=[*VARIANTS, *ORACLES], choices=[*VARIANTS, *ORACLES],
                         metavar="V", help="which rows to run (default: all): " + " ".join([*VARIANTS, *ORACLES]))
-    parser.add_argument("--quick", action="store_true", help="the reduced demo set and model")
+    parser.add_argument("--quick", action="store_true", help="the reduced demo set (2 clips of 30 frames)")
+    parser.add_argument("--train", action="store_true",
+                        help="a model trained here by the demo's recipe instead of the reference model")
+    parser.add_argument("--preset", default="default", metavar="NAME",
+                        help="difficulty preset of the test bed (hrtrack.synthetic.DIFFICULTY_PRESETS: default, hard)")
+    parser.add_argument("--sweep", choices=[*SWEEPS, "all"], metavar="AXIS",
+                        help="move one axis of the default clips through its levels: " + ", ".join(SWEEPS)
+                             + ", or all")
+    parser.add_argument("--plots", type=Path, default=Path(__file__).resolve().parents[1] / "docs",
+                        help="folder for the sweep's PNG, one per axis (default: docs/)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the held-out clips (default 0, the demo's; pipeline settings were chosen on 1)")
     parser.add_argument("--det-miss", type=float, help="simulated detector: probability of missing a person")
@@ -167,71 +329,73 @@ def main() -> None:
     parser.add_argument("--det-fp", type=float, help="simulated detector: false positives per frame")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="pipeline config override applied to every variant")
-    parser.add_argument("--json", type=Path, help="also write the table as JSON")
+    parser.add_argument("--json", type=Path, help="also write the tables as JSON")
     args = parser.parse_args()
 
-    from hrtrack.config import load_config
-    from hrtrack.demo import DemoSettings, cache_root, prepare_data
-    from hrtrack.fileio import read_json
-    from hrtrack.pipeline.config import PipelineConfig
-    from hrtrack.pipeline.track_dataset import track_dataset
+    from hrtrack.demo import DemoSettings, cache_root, prepare_model
+    from hrtrack.demo.figures import write_line_panels
+    from hrtrack.errors import HrtrackError
+    from hrtrack.synthetic import Difficulty
 
-    settings = replace(DemoSettings.quick() if args.quick else DemoSettings(), seed=args.seed)
-    root = cache_root() / "demo"
-    root.mkdir(parents=True, exist_ok=True)
-    data = prepare_data(settings, root)
-    needs_model = any(v in VARIANTS for v in args.variants)
-    if needs_model:
-        from hrtrack.demo import prepare_model
-
-        weights, model_yaml = prepare_model(settings, root)
-    gt_dir = data / "annotations" / "posetrack17" / "val"
-    work = Path(tempfile.mkdtemp(prefix="hrtrack-bench-"))
-    rows = {}
     try:
-        made = read_json(data / "synthetic.json")
-        det = {"miss": made["det_miss"], "jitter": made["det_jitter"], "false_positives": made["det_fp"]}
-        for key, value in (("miss", args.det_miss), ("jitter", args.det_jitter), ("false_positives", args.det_fp)):
-            det[key] = det[key] if value is None else value
-        if (det["miss"], det["jitter"], det["false_positives"]) == (made["det_miss"], made["det_jitter"],
-                                                                    made["det_fp"]):
-            detections = data / "detections" / "val.json"
-        else:
-            detections = simulated_detections(settings, work / "detections.json", **det)
-        print(f"detector: {det['miss']:.0%} misses, {det['jitter']:.0%} box jitter, "
-              f"{det['false_positives']:g} false positives a frame", flush=True)
-        gt_dets = gt_box_detections(settings, work / "gt_boxes.json")
-        for key in args.variants:
-            pred = work / key
-            if key in ORACLES:
-                label, boxes, noise = ORACLES[key]
-                cfg = load_config(PipelineConfig, "synthetic_tiny", "pipeline", args.overrides)
-                fps = oracle_run(cfg, settings, data, detections, pred, boxes, noise)
-            else:
-                label, overrides = VARIANTS[key]
-                cfg = load_config(PipelineConfig, "synthetic_tiny", "pipeline",
-                                  [f"estimator.model={model_yaml}", *overrides, *args.overrides])
-                run = track_dataset(cfg, images_root=data, annotations=gt_dir, out_dir=pred, pose_weights=weights,
-                                    detections=gt_dets if key == "f" else detections, device="cpu", progress=False)
-                fps = run.fps
-            rows[key] = {"variant": label, **score(gt_dir, pred), "fps": fps}
-            r = rows[key]
-            print(f"({key}) {label}: mAP {r['mAP Total']:.1f}  MOTA {r['MOTA']:.1f}  IDsw {r['ID switches']}  "
-                  f"dup. tracks {'/'.join(map(str, r['duplicate tracks']))}  {fps:.1f} fps", flush=True)
+        base = Difficulty.preset(args.preset)
+    except HrtrackError as exc:
+        parser.error(str(exc))
+    if args.sweep and args.preset != "default":
+        parser.error("--sweep moves one axis of the default clips; leave out --preset")
+    if args.sweep and args.quick:
+        parser.error("--sweep needs the full 40-frame clips (its out-of-view levels reach 30 frames); "
+                     "leave out --quick")
+    settings = replace(DemoSettings.quick(args.train) if args.quick else DemoSettings(train=args.train),
+                       seed=args.seed)
+    cache = cache_root() / "bench"
+    cache.mkdir(parents=True, exist_ok=True)
+    model = None
+    if any(v in VARIANTS for v in args.variants):
+        model = prepare_model(settings, cache_root() / "demo")
+        print(f"model: {model.description}", flush=True)
+    det = {"det_miss": args.det_miss, "det_jitter": args.det_jitter, "det_fp": args.det_fp}
+    axes = list(SWEEPS) if args.sweep == "all" else [args.sweep] if args.sweep else []
+    beds = [[(args.preset, make_bed(args.preset, settings, base, cache))]] if not axes else [
+        [(level, make_bed(f"{axis} {level}", settings, replace(base, **fields), cache))
+         for level, fields in SWEEPS[axis][1]] for axis in axes]
+    # The model's short name (its description up to the details in brackets) fits a plot's title.
+    model_name = model.description.split(" (")[0] if model else "oracles only"
+    work = Path(tempfile.mkdtemp(prefix="hrtrack-bench-"))
+    tables = {}
+    done = {}  # bed root -> (first bed name, its rows)
+    start = time.perf_counter()
+    try:
+        for group, axis in zip(beds, axes or [None]):
+            for level, bed in group:
+                if bed.root in done:  # each axis's default level is the default bed: run it once
+                    print(f"[{bed.name}] the same clips as [{done[bed.root][0]}]: the same rows", flush=True)
+                    tables[bed.name] = done[bed.root][1]
+                    continue
+                tables[bed.name] = run_bed(bed, args.variants, model, args.overrides, det, work / f"b{len(tables)}")
+                done[bed.root] = (bed.name, tables[bed.name])
+            if axis is not None:
+                levels = [level for level, _ in group]
+                series = {f"({k}) {VARIANTS.get(k, ORACLES.get(k))[0]}":
+                          {m: [float(tables[bed.name][k][m]) for _, bed in group] for m in PLOTTED}
+                          for k in args.variants}
+                png = write_line_panels(args.plots / f"sweep_{axis}.png",
+                                        f"{axis}: {SWEEPS[axis][0]} ({model_name})",
+                                        levels, series, PLOTTED)
+                print(f"[{axis}] plot: {png}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print()
-    print("| variant | " + " | ".join(f"mAP {g}" for g in GROUPS) + " | MOTA | ID sw. | dup. tracks per clip | fps |")
-    print("|---|" + "---:|" * (len(GROUPS) + 4))
-    for key, r in rows.items():
-        cells = [f"{r[f'mAP {g}']:.1f}" for g in GROUPS] + [f"{r['MOTA']:.1f}", str(r["ID switches"]),
-                                                             " ".join(map(str, r["duplicate tracks"])),
-                                                             f"{r['fps']:.1f}"]
-        print(f"| ({key}) {r['variant']} | " + " | ".join(cells) + " |")
+    print(f"\n{len(tables)} test bed(s) in {time.perf_counter() - start:.0f} s")
+    if model is not None:
+        print(f"Model: {model.description}.")
+    for name, rows in tables.items():
+        print_table(f"Test bed: {name}", rows, full=not axes)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
-    print("RESULT " + " ".join(f"{k}_mAP={r['mAP Total']:.1f} {k}_MOTA={r['MOTA']:.1f} {k}_idsw={r['ID switches']} "
-                               f"{k}_dups={sum(r['duplicate tracks'])}" for k, r in rows.items()))
+        args.json.write_text(json.dumps(tables, indent=2, default=str))
+    for (name, rows), prefix in zip(tables.items(), [""] * len(tables) if not axes else
+                                     [f"axis={axis} level={level}" for group, axis in zip(beds, axes)
+                                      for level, _ in group]):
+        print(result_line(prefix if axes else (f"preset={args.preset}" if args.preset != "default" else ""), rows))
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def synthetic_clip() -> list[tuple[np.ndarray, SyntheticFrame]]:
 
 @dataclass(frozen=True)
 class DemoAssets:
-    """The reduced demo's held-out clips and small HRNet trained on the synthetic stream (see hrtrack.demo)."""
+    """The reduced demo's held-out clips and the reference synthetic model (see hrtrack.demo)."""
 
     settings: object
     cache: Path
@@ -87,14 +87,65 @@ class DemoAssets:
 
 @pytest.fixture(scope="session")
 def demo_assets(tmp_path_factory: pytest.TempPathFactory) -> DemoAssets:
-    """`hrtrack demo --quick`'s data and model, made once per session (a few minutes on 2 cores)."""
+    """`hrtrack demo --quick`'s data (2 clips of 30 frames) and the reference model that ships with the code."""
     from hrtrack.demo import DemoSettings, prepare_data, prepare_model
 
     settings = DemoSettings.quick()
     cache = tmp_path_factory.mktemp("demo-cache")
     data = prepare_data(settings, cache, progress=False)
-    weights, model_yaml = prepare_model(settings, cache, progress=False)
-    return DemoAssets(settings, cache, data, weights, model_yaml)
+    model = prepare_model(settings, cache, progress=False)
+    return DemoAssets(settings, cache, data, model.weights, model.model_yaml)
+
+
+# The training gate's held-out people: 4 clips of 30 frames, another seed than the demo's (0) and the tuning set's (1).
+GATE_HELD_OUT = dict(videos=4, frames=30, size=(640, 360), people=(2, 5), seed=5)
+
+
+@dataclass(frozen=True)
+class TrainedQuick:
+    """The reduced training of `hrtrack demo --quick --train`, validated on held-out people at its end."""
+
+    settings: object
+    cache: Path
+    held_out: Path
+    run: Path
+
+
+@pytest.fixture(scope="session")
+def trained_quick(tmp_path_factory: pytest.TempPathFactory) -> TrainedQuick:
+    """The small HRNet trained QUICK_STEPS streamed steps (a few minutes on 2 cores), in 4 periods, scored with
+    ground-truth boxes on GATE_HELD_OUT after the last one (its run folder's metrics.csv)."""
+    from dataclasses import replace
+
+    from hrtrack.demo import DemoSettings, train_model
+
+    held_out = tmp_path_factory.mktemp("gate-held-out")
+    generate_dataset(held_out, splits=("val",), progress=False, **GATE_HELD_OUT)
+    settings = replace(DemoSettings.quick(train=True),
+                       overrides=(f"data.root={held_out}", "data.val_split=val", "train.epochs=4",
+                                  "train.val_every=4"))
+    cache = tmp_path_factory.mktemp("trained-cache")
+    weights, _ = train_model(settings, cache, progress=False)
+    return TrainedQuick(settings, cache, held_out, weights.parent)
+
+
+@pytest.fixture(scope="session")
+def instant_hrnet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(weights, model config YAML) of a random small HRNet (width 8, 64x64 input, seed 0) that builds in an
+    instant: for command-line tests that need a pose model to get past loading, not its poses."""
+    import torch
+
+    from hrtrack.config import dump_config
+    from hrtrack.models import build_pose_model
+    from hrtrack.models.factory import ModelConfig
+
+    folder = tmp_path_factory.mktemp("instant-hrnet")
+    model = ModelConfig(width=8, num_joints=17, layout="posetrack", input_size=(64, 64), heatmap_size=(16, 16),
+                        stage_modules=(1, 1, 1), blocks_per_branch=1, stage1_blocks=1)
+    torch.manual_seed(0)
+    torch.save(build_pose_model(model).state_dict(), folder / "tiny.pth")
+    dump_config(model, folder / "tiny.yaml")
+    return folder / "tiny.pth", folder / "tiny.yaml"
 
 
 @pytest.fixture

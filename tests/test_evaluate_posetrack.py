@@ -13,7 +13,9 @@ import cv2
 import motmetrics as mm
 import numpy as np
 import pytest
+from motmetrics.lap import linear_sum_assignment as motmetrics_linear_sum_assignment
 
+import hrtrack.evaluation.assignment as assignment
 import hrtrack.evaluation.posetrack as ev
 from hrtrack.cli import main
 from hrtrack.formats.posetrack import (
@@ -477,6 +479,64 @@ def test_fast_equals_poseval_reference_and_motmetrics(monkeypatch, seed, strict)
     np.testing.assert_allclose(fast.mot_sum_distance, sum_d, rtol=1e-12, atol=1e-12)
     assert calls, "the random data must exercise contested assignments"
     assert counts[:, 2].sum() > 0, "and identity switches"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_assignment_equals_motmetrics_with_scipy(seed):
+    # Small matrices with impossible pairs (NaN, inf, -inf) and many ties (costs of 1 to 3 decimals).
+    rng = np.random.default_rng(seed)
+    listed = solved = 0
+    for _ in range(2000):
+        r, c = rng.integers(0, 7, 2)
+        costs = np.round(rng.random((r, c)), int(rng.integers(1, 4)))
+        impossible = rng.random((r, c)) < rng.random()
+        costs[impossible] = rng.choice([np.nan, np.inf, -np.inf], int(impossible.sum()))
+        rows, cols = assignment.linear_sum_assignment(costs)
+        expected = motmetrics_linear_sum_assignment(costs, solver="scipy")
+        assert sorted(zip(rows.tolist(), cols.tolist())) == sorted(zip(*(e.tolist() for e in expected)))
+        assert (np.diff(rows) > 0).all()
+        valid = np.isfinite(costs)
+        if valid.any() and assignment._unique_best_matching(costs, valid, 1e-9) is not None:
+            listed += 1
+        else:
+            solved += 1
+    assert listed > 500 and solved > 500, "both the listed matchings and scipy must be exercised"
+    # more possible pairs than are listed: scipy
+    costs = rng.random((5, 6))
+    assert np.isfinite(costs).sum() > assignment.ENUMERATED_PAIRS
+    rows, cols = assignment.linear_sum_assignment(costs)
+    expected = motmetrics_linear_sum_assignment(costs, solver="scipy")
+    assert sorted(zip(rows.tolist(), cols.tolist())) == sorted(zip(*(e.tolist() for e in expected)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_whole_sequence_preparation_equals_frame_by_frame(seed):
+    rng = np.random.default_rng(seed)
+    for g, p in (random_pair(rng, f"{s:06d}_prep") for s in range(3)):
+        fast, slow = ev.scored_frames(g, p, "g", "p"), ev._scored_frames_checked(g, p, "g", "p")
+        assert len(fast) == len(slow) > 0
+        for a, b in zip(fast, slow):
+            for name in ev.ScoredFrame.__dataclass_fields__:
+                np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def test_blocks_of_frames_by_hand(monkeypatch):
+    # (G, P) per frame (2, 3), (1, 3), (2, 1), (1, 1): 2 frames x 2 x 3 people x 15 joints = 180 fit in 200,
+    # 3 frames x 2 x 3 x 15 = 270 do not; the last two take 2 x 2 x 1 x 15 = 60
+    monkeypatch.setattr(ev, "_BLOCK_ELEMENTS", 200)
+    assert ev._batches(np.array([2, 1, 2, 1]), np.array([3, 3, 1, 1])) == [(0, 2), (2, 4)]
+    monkeypatch.setattr(ev, "_BLOCK_ELEMENTS", 1)
+    assert ev._batches(np.array([2, 1, 2]), np.array([3, 3, 1])) == [(0, 1), (1, 2), (2, 3)]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_matching_in_blocks_gives_the_same_numbers(monkeypatch, strict):
+    rng = np.random.default_rng(5)
+    pairs = [random_pair(rng, f"{s:06d}_blocks", n_frames=12) for s in range(3)]
+    whole = evaluate(pairs, strict).summary()
+    for elements in (1, 15 * 5 * 5 * 3):
+        monkeypatch.setattr(ev, "_BLOCK_ELEMENTS", elements)
+        assert evaluate(pairs, strict).summary() == whole
 
 
 # ---------------------------------------------------------------- files and the CLI

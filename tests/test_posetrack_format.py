@@ -23,6 +23,7 @@ from hrtrack.formats.posetrack import (
     write_posetrack18,
     write_posetrack21,
 )
+import hrtrack.formats.posetrack as posetrack_module
 from hrtrack.errors import HrtrackError
 from hrtrack.skeleton import POSETRACK, PT17_TO_PT18
 
@@ -251,6 +252,63 @@ def test_2017_rect_without_points_dropped_empty_points_kept(tmp_path):
     assert fr.unannotated_people == 2
 
 
+def _same_people(a, b) -> None:
+    for name in ("keypoints", "visible", "joint_scores", "track_ids", "scores", "head_boxes", "boxes", "person_ids"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_whole_file_readers_equal_person_by_person(seed):
+    # The readers take a whole file in a few array passes and fall back, person by person, to find an error.
+    rng = np.random.default_rng(seed)
+    seq = random_sequence(rng, n_frames=8)
+    obj = to_posetrack17(seq)
+    rects = [r for f in obj["annolist"] for r in f["annorect"]]
+    assert len(rects) > 6
+    for r in rects[0::3]:
+        r["score"] = r["score"][0]                    # a bare person score (poseval never reads it)
+    for r in rects[1::3]:
+        point = r["annopoints"][0]["point"]
+        if point:
+            point[0]["id"] = [float(point[0]["id"][0])]   # an integral float id
+            del point[-1]["score"]                     # a joint without score
+        for key in ("x1", "y1", "x2", "y2"):
+            r.pop(key, None)                            # no head box
+    for r in rects[2::3]:
+        for key in ("x1", "y1", "x2", "y2"):
+            if key in r:
+                r[key] = r[key][0]                      # bare head box values
+    fast = posetrack_module._people17_fast(rects)
+    assert fast is not None
+    _same_people(fast, posetrack_module._people17_checked(obj["annolist"], "s.json"))
+    for write, pt21 in ((to_posetrack18, False), (to_posetrack21, True)):
+        obj = write(seq)
+        anns = obj["annotations"]
+        for ann in anns[::2]:
+            ann.pop("scores", None)
+            ann["bbox"] = None                          # a null box is no box
+        slots = posetrack_module._keypoint_slots(obj, "s.json", pt21)
+        fast = posetrack_module._people18_fast(anns, slots, pt21)
+        assert fast is not None
+        slow = posetrack_module._People(len(anns))
+        for row, ann in enumerate(anns):
+            posetrack_module._parse18_person(ann, slots, slow, row, "s.json", f"annotations[{row}]", pt21)
+        _same_people(fast, slow)
+
+
+@pytest.mark.parametrize("value", [2**63 - 1, 2**53 + 1])
+def test_whole_file_reader_leaves_large_integers_to_the_checked_path(value):
+    # float64 cannot hold every integer above 2**53: such values are read person by person, exactly
+    obj = {"images": [{"id": 1}], "annotations": [{"image_id": 1, "track_id": value, "person_id": value,
+                                                    "keypoints": [1.0] * 51}]}
+    fr = parse_sequence(obj, "s.json", ambiguous_as="posetrack21").frames[0]
+    assert fr.track_ids.tolist() == [value] and fr.person_ids.tolist() == [value]
+    obj17 = {"annolist": [{"annorect": [{"track_id": [1], "annopoints": [{"point": [
+        {"id": [0], "x": [2**63], "y": [1]}]}]}]}]}
+    with pytest.raises(HrtrackError, match=r"point\[0\].x must be a finite number"):
+        parse_sequence(obj17, "s.json")
+
+
 def test_2018_image_id_convention():
     seq = random_sequence(np.random.default_rng(3), n_frames=3, name="000342_mpii_test")
     ids = [img["id"] for img in to_posetrack18(seq)["images"]]
@@ -282,7 +340,7 @@ MALFORMED = [
     ("empty", "", "empty file"),
     ("no annolist", {"foo": []}, "no 'annolist'"),
     ("unwrapped track id", _frame17([_person17(track_id=5)]), "annolist[0].annorect[0].track_id"),
-    ("unwrapped head box", _frame17([_person17(x1=0)]), "annolist[0].annorect[0].x1"),
+    ("two-element head box", _frame17([_person17(x1=[0, 1])]), "annolist[0].annorect[0].x1 must be a one-element"),
     ("unwrapped joint x", _frame17([_person17(annopoints=[{"point": [{"id": [0], "x": 1.0, "y": [2.0]}]}])]),
      "point[0].x"),
     ("duplicate ids", _frame17([_person17(4), _person17(4)]), "track id 4 appears 2 times"),

@@ -38,6 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _is_csv(path: Path) -> bool:
+    """A CSV file, or a folder holding CSV files and no JSON (what `track-dataset --format csv` writes)."""
+    if path.suffix.lower() == ".csv":
+        return True
+    return path.is_dir() and any(path.glob("*.csv")) and not any(path.glob("*.json"))
+
+
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.posetrack import evaluate_folders
 
@@ -45,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
         raise HrtrackError(f"output folder does not exist: {args.json.parent}")
     if args.strict_hota and not args.hota:
         raise HrtrackError("--strict-hota changes keypoint HOTA: give --hota too")
+    for flag, path in (("--pred", args.pred), ("--gt", args.gt)):
+        if _is_csv(path):
+            raise HrtrackError(f"{flag} {path} is CSV: evaluation reads PoseTrack files only (.json, one per "
+                               f"sequence); write them with `hrtrack track-dataset --format posetrack17`")
     result = evaluate_folders(args.gt, args.pred, strict=args.strict_clear_mot, progress=not args.no_progress,
                               hota=args.hota, strict_hota=args.strict_hota)
     print(result.tables())

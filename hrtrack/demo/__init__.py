@@ -1,5 +1,8 @@
-"""`hrtrack demo` as a library: synthetic data -> a small HRNet trained on it -> FlowTrack -> scores."""
+"""`hrtrack demo` as a library: synthetic data -> the reference small HRNet (or one trained here) -> FlowTrack
+-> scores."""
 
-from .run import DemoResult, DemoSettings, cache_root, prepare_data, prepare_model, run_demo
+from .run import (DemoModel, DemoResult, DemoSettings, cache_root, prepare_data, prepare_model, run_demo,
+                  track_clips, train_model)
 
-__all__ = ["DemoResult", "DemoSettings", "cache_root", "prepare_data", "prepare_model", "run_demo"]
+__all__ = ["DemoModel", "DemoResult", "DemoSettings", "cache_root", "prepare_data", "prepare_model", "run_demo",
+           "track_clips", "train_model"]

@@ -125,3 +125,59 @@ def write_lifetimes(settings, predictions: Path, out: Path, *, frame_px: int = 1
     width = max(p.shape[1] for p in panels)
     panels = [np.pad(p, ((0, 4), (0, width - p.shape[1]), (0, 0)), constant_values=255) for p in panels]
     return _write_png(out, np.concatenate(panels, axis=0))
+
+
+def write_line_panels(out: Path, title: str, levels: list[str], series: dict[str, dict[str, list[float]]],
+                      metrics: list[str], *, panel: tuple[int, int] = (420, 260)) -> Path:
+    """A PNG of one panel per metric: each series' value (y) against the level (x), one line per series.
+
+    series maps a series name (e.g. a benchmark variant) to {metric: one value per level};
+    NaN values are left out of their line. Panels sit in rows of three under `title`,
+    with a legend of the series' colours at the bottom.
+    """
+    w, h = panel
+    left, right, top, bottom = 52, 14, 30, 34
+    colours = track_colors(np.arange(len(series)))
+    panels = []
+    for metric in metrics:
+        img = np.full((h, w, 3), 255, np.uint8)
+        values = np.array([series[s][metric] for s in series], np.float64)
+        finite = values[np.isfinite(values)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        pad = max((hi - lo) * 0.08, 1e-6 if hi != lo else max(abs(hi) * 0.05, 1.0))
+        lo, hi = lo - pad, hi + pad
+        n = len(levels)
+        xs = left + (np.arange(n) + 0.5) * (w - left - right) / max(n, 1)
+
+        def y(v: np.ndarray) -> np.ndarray:
+            return top + (hi - v) / (hi - lo) * (h - top - bottom)
+
+        cv2.rectangle(img, (left, top), (w - right, h - bottom), (0, 0, 0), 1)
+        for tick in np.linspace(lo + pad, hi - pad, 4):
+            ty = int(round(float(y(np.array(tick)))))
+            cv2.line(img, (left, ty), (w - right, ty), (225, 225, 225), 1)
+            cv2.putText(img, f"{tick:.3g}", (2, ty + 4), _FONT, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+        for x, level in zip(xs, levels):
+            cv2.putText(img, level, (int(x) - 4 * len(level), h - bottom + 16), _FONT, 0.35, (0, 0, 0), 1,
+                        cv2.LINE_AA)
+        for colour, row in zip(colours, values):
+            ok = np.isfinite(row)
+            pts = np.stack([xs[ok], y(row[ok])], 1).round().astype(np.int32)
+            if len(pts) > 1:
+                cv2.polylines(img, [pts], False, tuple(int(c) for c in colour), 2, cv2.LINE_AA)
+            for p in pts:
+                cv2.circle(img, (int(p[0]), int(p[1])), 3, tuple(int(c) for c in colour), -1, cv2.LINE_AA)
+        cv2.putText(img, metric, (left, 20), _FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+        panels.append(img)
+    columns = min(3, len(panels))
+    panels += [np.full_like(panels[0], 255)] * (-len(panels) % columns)
+    grid = np.concatenate([np.concatenate(panels[i:i + columns], axis=1) for i in range(0, len(panels), columns)])
+    header = np.full((34, grid.shape[1], 3), 255, np.uint8)
+    cv2.putText(header, title, (8, 24), _FONT, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    legend = np.full((22 * ((len(series) + columns - 1) // columns) + 8, grid.shape[1], 3), 255, np.uint8)
+    cell = grid.shape[1] // columns
+    for i, (name, colour) in enumerate(zip(series, colours)):
+        x, y0 = 8 + (i % columns) * cell, 18 + 22 * (i // columns)
+        cv2.line(legend, (x, y0 - 4), (x + 24, y0 - 4), tuple(int(c) for c in colour), 3, cv2.LINE_AA)
+        cv2.putText(legend, name[: cell // 7], (x + 30, y0), _FONT, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return _write_png(out, np.concatenate([header, grid, legend]))

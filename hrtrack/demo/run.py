@@ -1,14 +1,16 @@
 """`hrtrack demo`: the whole system on synthetic data, from nothing, in one command.
 
 1. generate the held-out synthetic clips (PoseTrack-like val videos);
-2. train the small HRNet of configs/synthetic/tiny.yaml on freshly rendered people
+2. take the reference synthetic model that ships with the code (reference/, its
+   sha256 checked; `hrtrack.models.reference`), or with `--train` train the small
+   HRNet of configs/synthetic/tiny.yaml from scratch on freshly rendered people
    (the streamed synthetic source: no clip is ever seen twice, none is held out);
 3. track the held-out clips (noisy precomputed detections, DIS flow propagation,
    HRNet, flow-OKS greedy association) into PoseTrack 2017 files; render one clip,
    a contact sheet and a plot of the track lifetimes against the ground truth's;
 4. score them with the PoseTrack evaluator (mAP, MOTA).
 
-Data and the trained model are cached under `~/.cache/hrtrack/demo/` (or
+Data and a trained model are cached under `~/.cache/hrtrack/demo/` (or
 `$HRTRACK_CACHE/demo`) keyed by their settings, so a second run starts at once.
 """
 
@@ -28,11 +30,13 @@ from ..fileio import cache_root
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """What the demo generates and trains; the cache keys are hashes of these.
+    """What the demo generates, and trains with `train`; the cache keys are hashes of these.
 
-    val_videos, frames, size, people, seed: the held-out clips. train_config: the
-    recipe (a streamed synthetic one); steps: its training length (None: the recipe's);
-    overrides: `--set key=value` changes to the recipe (e.g. "model.dark=false").
+    val_videos, frames, size, people, seed: the held-out clips. train: train the
+    small HRNet from scratch instead of taking the reference model; train_config:
+    the recipe (a streamed synthetic one); steps: its training length (None: the
+    recipe's); overrides: `--set key=value` changes to the recipe (e.g.
+    "model.dark=false"). The recipe settings matter only with `train`.
     """
 
     val_videos: int = 4
@@ -40,14 +44,15 @@ class DemoSettings:
     size: tuple[int, int] = (640, 360)
     people: tuple[int, int] = (2, 5)
     seed: int = 0
+    train: bool = False
     train_config: str = str(CONFIG_ROOT / "synthetic" / "tiny.yaml")
     steps: int | None = None
     overrides: tuple[str, ...] = ()
 
     @classmethod
-    def quick(cls) -> "DemoSettings":
-        """A reduced demo for CI: fewer, shorter held-out clips and a shorter training."""
-        return cls(val_videos=2, frames=30, steps=QUICK_STEPS)
+    def quick(cls, train: bool = False) -> "DemoSettings":
+        """A reduced demo: fewer, shorter held-out clips (and, with `train`, a shorter training)."""
+        return cls(val_videos=2, frames=30, train=train, steps=QUICK_STEPS if train else None)
 
     def key(self, part: str) -> str:
         fields = asdict(self)
@@ -61,8 +66,17 @@ class DemoSettings:
         return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 
-# The reduced demo's training: long enough to find people, short enough for CI.
+# The reduced demo's training (`--quick --train`): long enough to find people, short enough for a test.
 QUICK_STEPS = 400
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    """The small HRNet the demo tracks with: its weights, model config and a one-line description."""
+
+    weights: Path
+    model_yaml: Path
+    description: str
 
 
 @dataclass
@@ -99,7 +113,21 @@ def prepare_data(settings: DemoSettings, root: Path, progress: bool = True) -> P
     return data
 
 
-def prepare_model(settings: DemoSettings, root: Path, progress: bool = True) -> tuple[Path, Path]:
+def prepare_model(settings: DemoSettings, root: Path, progress: bool = True) -> DemoModel:
+    """The demo's model: the verified reference model, or with `settings.train` one trained here (cached)."""
+    if not settings.train:
+        from ..models.reference import reference_model
+
+        ref = reference_model()
+        return DemoModel(ref.weights, ref.model_yaml, ref.describe())
+    from ..training.config import load_train_config
+
+    steps = settings.steps or load_train_config(settings.train_config, list(settings.overrides)).train.steps
+    return DemoModel(*train_model(settings, root, progress),
+                     f"small HRNet trained on this machine ({steps} steps of {Path(settings.train_config).name})")
+
+
+def train_model(settings: DemoSettings, root: Path, progress: bool = True) -> tuple[Path, Path]:
     """(weights, model config YAML) of the small HRNet trained on the synthetic stream, cached."""
     from ..cli import main as cli_main
     from ..training.config import load_train_config, model_config_of
@@ -127,8 +155,26 @@ def prepare_model(settings: DemoSettings, root: Path, progress: bool = True) -> 
     return weights, model_yaml
 
 
+def track_clips(data: Path, model: DemoModel, out: Path, *, overrides: tuple[str, ...] = (),
+                detections: Path | None = None, progress: bool = True):
+    """Track the held-out clips of `data` with `model` (the synthetic_tiny preset) into PoseTrack 2017
+    files in `out` (replaced); returns the `track_dataset` run."""
+    from ..config import load_config
+    from ..pipeline.config import PipelineConfig
+    from ..pipeline.track_dataset import track_dataset
+
+    cfg = load_config(PipelineConfig, "synthetic_tiny", "pipeline", [f"estimator.model={model.model_yaml}",
+                                                                      *overrides])
+    shutil.rmtree(out, ignore_errors=True)
+    return track_dataset(cfg, images_root=data, annotations=data / "annotations" / "posetrack17" / "val",
+                         out_dir=out, pose_weights=model.weights,
+                         detections=detections or data / "detections" / "val.json", device="cpu",
+                         progress=progress)
+
+
 def run_demo(settings: DemoSettings, out: Path, progress: bool = True, cache: Path | None = None) -> DemoResult:
     """Run the whole demo; outputs (predictions, video, figures, scores) go to `out`; data and model to `cache`."""
+    from ..config import load_config
     from ..evaluation.posetrack import evaluate_folders
     from ..fileio import resolve_under, write_json_atomic
     from ..formats.detections import read_coco_detections
@@ -138,7 +184,6 @@ def run_demo(settings: DemoSettings, out: Path, progress: bool = True, cache: Pa
     from ..pipeline.runner import track_source
     from ..pipeline.sinks import VideoSink
     from ..pipeline.sources import ImageListSource
-    from ..pipeline.track_dataset import track_dataset
     from .figures import write_contact_sheet, write_lifetimes
 
     start = time.perf_counter()
@@ -150,22 +195,23 @@ def run_demo(settings: DemoSettings, out: Path, progress: bool = True, cache: Pa
           f"seed {settings.seed})")
     data = prepare_data(settings, root, progress)
     print(f"      {data}")
-    print(f"[2/4] small HRNet ({Path(settings.train_config).stem}) trained on freshly rendered synthetic people")
-    weights, model_yaml = prepare_model(settings, root, progress)
-    print(f"      {weights}")
+    if settings.train:
+        print(f"[2/4] small HRNet ({Path(settings.train_config).stem}) trained on freshly rendered synthetic people")
+    else:
+        print("[2/4] the reference synthetic model (shipped with the code; `--train` trains one here instead)")
+    model = prepare_model(settings, root, progress)
+    print(f"      {model.description}\n      {model.weights}")
     print("[3/4] tracking the held-out clips: noisy detections, DIS flow propagation, HRNet, flow-OKS greedy")
-    cfg = load_config(PipelineConfig, "synthetic_tiny", "pipeline", [f"estimator.model={model_yaml}"])
     gt_dir = data / "annotations" / "posetrack17" / "val"
     pred = out / "predictions"
-    shutil.rmtree(pred, ignore_errors=True)
     detections = data / "detections" / "val.json"
-    run = track_dataset(cfg, images_root=data, annotations=gt_dir, out_dir=pred, pose_weights=weights,
-                        detections=detections, device="cpu", progress=progress)
+    run = track_clips(data, model, pred, progress=progress)
+    cfg = load_config(PipelineConfig, "synthetic_tiny", "pipeline", [f"estimator.model={model.model_yaml}"])
     first = sorted(sequence_files(gt_dir))[0]
     seq = read_sequence(gt_dir / f"{first}.json")
     source = ImageListSource([resolve_under(data, fr.image, first) for fr in seq.frames],
                              names=[fr.image for fr in seq.frames], description=first)
-    built = build_pipeline(cfg, weights, device="cpu")
+    built = build_pipeline(cfg, model.weights, device="cpu")
     video = out / f"{first}.mp4"
     track_source(source, precomputed_fn(read_coco_detections(detections)), built.pipeline,
                  [VideoSink(video, 25.0, built.model_config.joint_layout, cfg.output.joint_threshold)],
@@ -176,7 +222,7 @@ def run_demo(settings: DemoSettings, out: Path, progress: bool = True, cache: Pa
     result = evaluate_folders(gt_dir, pred, progress=False)
     print(result.tables())
     summary = result.summary()
-    write_json_atomic(out / "scores.json", summary, indent=2)
+    write_json_atomic(out / "scores.json", {"model": model.description, **summary}, indent=2)
     seconds = time.perf_counter() - start
     print(f"{run.processed} sequences tracked at {run.fps:.1f} fps (CPU)")
     print(f"outputs: predictions {pred}/, video {video}, scores {out / 'scores.json'}")
@@ -185,5 +231,6 @@ def run_demo(settings: DemoSettings, out: Path, progress: bool = True, cache: Pa
           "  hrtrack track my_video.mp4 --pose-weights pose_hrnet_w48_384x288.pth "
           "--detector-weights fasterrcnn_resnet50_fpn_coco-258fb6c6.pth --render out.mp4 --out results.json")
     mAP, mota = summary["mAP"]["Total"], summary["MOTA"]["Total"]
-    print(f"RESULT mAP={mAP:.1f} MOTA={mota:.1f} fps={run.fps:.1f} seconds={seconds:.0f}")
-    return DemoResult(mAP, mota, seconds, run.fps, pred, video, sheet, lifetimes, weights)
+    kind = "trained" if settings.train else "reference"
+    print(f"RESULT mAP={mAP:.1f} MOTA={mota:.1f} fps={run.fps:.1f} seconds={seconds:.0f} model={kind}")
+    return DemoResult(mAP, mota, seconds, run.fps, pred, video, sheet, lifetimes, model.weights)

@@ -17,7 +17,12 @@ Definitions from poseval (leonid-pishchulin/poseval: `eval_helpers.assignGTmulti
 * MOTA: one CLEAR-MOT accumulator per joint and sequence, one update per scored
   frame; objects = ground-truth track ids with the joint, hypotheses = predicted
   track ids with the joint, matchable when the distance is <= 0.5 head sizes.
-  `ClearMot` reproduces motmetrics' `MOTAccumulator` counts exactly (tested).
+  `ClearMot` reproduces motmetrics' `MOTAccumulator` counts exactly (tested),
+  without importing motmetrics or pandas (`assignment`).
+
+Each sequence is prepared (`scored_sequence`) and matched (in blocks of frames
+padded to their most people) as whole arrays; frame by frame remain only the
+CLEAR-MOT updates, which carry each frame's matches to the next.
 
 poseval quirks kept by default (`strict=False`), each switched to the textbook
 behaviour by `strict=True`:
@@ -45,20 +50,19 @@ docs/evaluation.md lists every quirk with an example.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from motmetrics.lap import linear_sum_assignment
-from scipy.optimize import linear_sum_assignment as scipy_linear_sum_assignment
-from tqdm import tqdm
 
 from ..formats.posetrack import (PoseTrackFrame, PoseTrackSequence, posetrack21_people, read_sequence,
                                  sequence_files)
 from ..errors import HrtrackError
 from ..geometry import points_in_polygons
 from ..skeleton import PT17_JOINT_NAMES, PT17_TO_PT18
+from .assignment import linear_sum_assignment, max_weight_assignment
 
 JOINT_NAMES = PT17_JOINT_NAMES
 NUM_JOINTS = len(JOINT_NAMES)
@@ -111,16 +115,40 @@ class FrameMatch:
 
 def joint_distances(gt_xy: np.ndarray, gt_has: np.ndarray, head_size: np.ndarray,
                     pr_xy: np.ndarray, pr_has: np.ndarray) -> np.ndarray:
-    """(P,G,K) distance of each predicted to each ground-truth joint in head sizes; inf where either is missing.
+    """(...,P,G,K) distance of each predicted to each ground-truth joint in head sizes; inf where either is missing.
 
-    Shapes as in `match_frame`.
+    Shapes as in `match_frame`, or with the same leading axes on every input (frames of a batch).
     """
     gt_xy = np.asarray(gt_xy, np.float64)
     pr_xy = np.asarray(pr_xy, np.float64)
-    both = pr_has[:, None, :] & gt_has[None, :, :]
-    norm = np.sqrt(((gt_xy[None] - pr_xy[:, None]) ** 2).sum(-1))
+    both = pr_has[..., :, None, :] & gt_has[..., None, :, :]
+    norm = np.sqrt(((gt_xy[..., None, :, :, :] - pr_xy[..., :, None, :, :]) ** 2).sum(-1))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(both, norm / np.asarray(head_size, np.float64)[None, :, None], np.inf)
+        return np.where(both, norm / np.asarray(head_size, np.float64)[..., None, :, None], np.inf)
+
+
+def _assign(dist: np.ndarray, gt_has: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`match_frame`'s rule on B frames at once: from dist (B,P,G,K) and gt_has (B,G,K),
+    hit (B,P,G,K), gt_of_pred (B,P) and labels (B,P,K).
+
+    Frames padded with absent people (no joints on either side) come out unchanged:
+    zero overlap is never a match, and the first of equal overlaps is a real person.
+    """
+    b, n_pr, n_gt, k = dist.shape
+    hit = dist <= threshold
+    annotated = gt_has.sum(2)[:, None, :]
+    hits = 1.0 * hit.sum(3)
+    pck = np.where(annotated > 0, hits / np.maximum(annotated, 1), hits)
+    best = pck.argmax(2) if n_gt else np.zeros((b, n_pr), np.int64)
+    kept = np.where(np.arange(n_gt)[None, None, :] == best[:, :, None], pck, 0.0)
+    gt_of_pred = np.full((b, n_pr), -1, np.int64)
+    if n_pr:
+        frame, gt = np.nonzero(kept.max(1) > 0)
+        gt_of_pred[frame, kept.argmax(1)[frame, gt]] = gt
+    labels = np.zeros((b, n_pr, k), bool)
+    frame, pred = np.nonzero(gt_of_pred >= 0)
+    labels[frame, pred] = hit[frame, pred, gt_of_pred[frame, pred]]
+    return hit, gt_of_pred, labels
 
 
 def match_frame(gt_xy: np.ndarray, gt_has: np.ndarray, head_size: np.ndarray,
@@ -138,23 +166,9 @@ def match_frame(gt_xy: np.ndarray, gt_has: np.ndarray, head_size: np.ndarray,
     each ground truth then keeps the best of the predictions that kept it
     (first on ties); zero overlap is no match.
     """
-    n_pr, n_gt, k = len(pr_xy), len(gt_xy), gt_has.shape[1]
     dist = joint_distances(gt_xy, gt_has, head_size, pr_xy, pr_has)
-    hit = dist <= threshold
-    gt_of_pred = np.full(n_pr, -1, np.int64)
-    if n_pr and n_gt:
-        annotated = gt_has.sum(1)
-        hits = 1.0 * hit.sum(2)
-        pck = np.where(annotated > 0, hits / np.maximum(annotated, 1), hits)
-        best = pck.argmax(1)
-        kept = np.where(np.arange(n_gt)[None, :] == best[:, None], pck, 0.0)
-        pred_of_gt = kept.argmax(0)
-        matched = kept.max(0) > 0
-        gt_of_pred[pred_of_gt[matched]] = np.flatnonzero(matched)
-    labels = np.zeros((n_pr, k), bool)
-    assigned = gt_of_pred >= 0
-    labels[assigned] = hit[np.flatnonzero(assigned), gt_of_pred[assigned]]
-    return FrameMatch(dist, hit, gt_of_pred, labels)
+    hit, gt_of_pred, labels = _assign(dist[None], np.asarray(gt_has)[None], threshold)
+    return FrameMatch(dist, hit[0], gt_of_pred[0], labels[0])
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray, num_positives: float) -> tuple[float, float, float]:
@@ -197,9 +211,10 @@ class ClearMot:
     Equivalent to K motmetrics `MOTAccumulator`s (one per joint) fed one update
     per frame: matches of the previous frame are carried over first when still
     matchable (the earlier object wins a contested hypothesis), the rest are
-    assigned by motmetrics' own `linear_sum_assignment`, and a match that
-    contradicts an object's last match is a switch. Joints whose candidate pairs
-    form a matching skip the solver, whose optimum must then take every pair.
+    assigned as motmetrics assigns them (`assignment.linear_sum_assignment`), and
+    a match that contradicts an object's last match is a switch. Joints whose
+    candidate pairs form a matching skip the solver, whose optimum must then
+    take every pair.
 
     Args:
         gt_ids: every ground-truth track id of the sequence.
@@ -217,6 +232,13 @@ class ClearMot:
         self.counts = np.zeros((num_joints, len(self.FIELDS)), np.int64)
         self.sum_distance = np.zeros(num_joints, np.float64)
 
+    def positions(self, gt_ids: np.ndarray, pr_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where object and hypothesis ids stand among those given at construction (each must be one)."""
+        gs = np.searchsorted(self._gt_keys, gt_ids)
+        hs = np.searchsorted(self._pr_keys, pr_ids)
+        assert (self._gt_keys[gs] == gt_ids).all() and (self._pr_keys[hs] == pr_ids).all()
+        return gs, hs
+
     def update(self, gt_ids: np.ndarray, gt_has: np.ndarray, pr_ids: np.ndarray, pr_has: np.ndarray,
                cost: np.ndarray) -> None:
         """One frame: G objects, P hypotheses.
@@ -226,38 +248,43 @@ class ClearMot:
             pr_ids: (P,) hypothesis ids; pr_has: (P,K) hypothesis present for joint k.
             cost: (K,G,P) distance where the pair may match, NaN elsewhere.
         """
+        gs, hs = self.positions(gt_ids, pr_ids)
+        self.update_at(gs, gt_has, hs, pr_has, cost)
+
+    def update_at(self, gs: np.ndarray, gt_has: np.ndarray, hs: np.ndarray, pr_has: np.ndarray,
+                  cost: np.ndarray) -> None:
+        """`update` with the ids given by their `positions`."""
         k, n_gt, n_pr = cost.shape
         obj, hyp = gt_has.T, pr_has.T
         ok = np.isfinite(cost) & obj[:, :, None] & hyp[:, None, :]
-        gs = np.searchsorted(self._gt_keys, gt_ids)
-        hs = np.searchsorted(self._pr_keys, pr_ids)
-        assert (self._gt_keys[gs] == gt_ids).all() and (self._pr_keys[hs] == pr_ids).all()
 
-        # 1. carry over last matches still present and matchable
+        # 1. carry over last matches still present and matchable; the extra last column stands for "none"
         column_of = np.full(len(self._pr_keys) + 1, -1, np.int64)
         column_of[hs] = np.arange(n_pr)
-        last = self._last[:, gs]
-        cand = column_of[np.where(last >= 0, last, len(self._pr_keys))]
+        cand = column_of[self._last[:, gs]]
         cj, cg = np.nonzero(obj & (cand >= 0))
         cp = cand[cj, cg]
         keep = ok[cj, cg, cp]
         cj, cg, cp = cj[keep], cg[keep], cp[keep]
-        _, first = np.unique(cj * max(n_pr, 1) + cp, return_index=True)
-        cj, cg, cp = cj[first], cg[first], cp[first]
+        key = cj * n_pr + cp
+        if len(key) and np.bincount(key).max() > 1:   # objects last matched to one hypothesis: the first wins
+            _, first = np.unique(key, return_index=True)
+            cj, cg, cp = cj[first], cg[first], cp[first]
 
         # 2. assign the rest: forced where the free pairs form a matching, else the solver
         free = ok.copy()
         free[cj, cg, :] = False
         free[cj, :, cp] = False
-        contested, forced = _split_contested(free)
-        parts = [forced]
-        for j in np.flatnonzero(contested):
-            rows, cols = np.flatnonzero(obj[j]), np.flatnonzero(hyp[j])
-            sub = np.where(free[j][np.ix_(rows, cols)], cost[j][np.ix_(rows, cols)], np.nan)
-            r, c = linear_sum_assignment(sub)
-            good = np.isfinite(sub[r, c])
-            parts.append((np.full(good.sum(), j), rows[r[good]], cols[c[good]]))
-        nj, ng, np_ = (np.concatenate(x).astype(np.int64) for x in zip(*parts))
+        contested, (nj, ng, np_) = _split_contested(free)
+        if contested.any():
+            parts = [(nj, ng, np_)]
+            for j in np.flatnonzero(contested):
+                rows, cols = np.flatnonzero(obj[j]), np.flatnonzero(hyp[j])
+                sub = np.where(free[j][np.ix_(rows, cols)], cost[j][np.ix_(rows, cols)], np.nan)
+                r, c = linear_sum_assignment(sub)
+                good = np.isfinite(sub[r, c])
+                parts.append((np.full(good.sum(), j), rows[r[good]], cols[c[good]]))
+            nj, ng, np_ = (np.concatenate(x).astype(np.int64) for x in zip(*parts))
         before = self._last[nj, gs[ng]]
         switch = (before >= 0) & (before != hs[np_])
         self._last[nj, gs[ng]] = hs[np_]
@@ -365,7 +392,7 @@ class HotaCounter:
             contested, (mj, mg, mp) = _split_contested(sim > 0)
             parts = [(mj, mg, mp)]
             for j in np.flatnonzero(contested):
-                r, c = scipy_linear_sum_assignment(sim[j], maximize=True)
+                r, c = max_weight_assignment(sim[j])
                 good = sim[j, r, c] > 0
                 parts.append((np.full(good.sum(), j), r[good], c[good]))
             mj, mg, mp = (np.concatenate(x).astype(np.int64) for x in zip(*parts))
@@ -392,7 +419,7 @@ class HotaCounter:
         self.total_ass += (ass / np.maximum(1, tp)[None]).mean(2) * seq_tp[None]
         self.total_loc += (np.maximum(1e-10, similarity) / np.maximum(1e-10, tp)).mean(1) * seq_tp
         for j in range(k):
-            r, c = scipy_linear_sum_assignment(pair_frames[j], maximize=True)
+            r, c = max_weight_assignment(pair_frames[j])
             self.identity[0, j] += int(pair_frames[j, r, c].sum())
         self.identity[1] += gt_count.sum(1).astype(np.int64)
         self.identity[2] += pr_count.sum(1).astype(np.int64)
@@ -456,6 +483,47 @@ class ScoredFrame:
     pr_ids: np.ndarray
 
 
+@dataclass(frozen=True)
+class ScoredSequence:
+    """A sequence's scored frames stacked: frame i holds ground-truth rows gt_bounds[i]:gt_bounds[i + 1] and
+    predicted rows pr_bounds[i]:pr_bounds[i + 1] of arrays shaped as ScoredFrame's."""
+
+    gt_bounds: np.ndarray
+    pr_bounds: np.ndarray
+    gt_xy: np.ndarray
+    gt_has: np.ndarray
+    gt_ids: np.ndarray
+    head_size: np.ndarray
+    pr_xy: np.ndarray
+    pr_has: np.ndarray
+    pr_scores: np.ndarray
+    pr_ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.gt_bounds) - 1
+
+    def frame(self, i: int) -> ScoredFrame:
+        """Frame i (views of the stacked arrays)."""
+        g, p = slice(self.gt_bounds[i], self.gt_bounds[i + 1]), slice(self.pr_bounds[i], self.pr_bounds[i + 1])
+        return ScoredFrame(self.gt_xy[g], self.gt_has[g], self.gt_ids[g], self.head_size[g],
+                           self.pr_xy[p], self.pr_has[p], self.pr_scores[p], self.pr_ids[p])
+
+    @classmethod
+    def stack(cls, frames: list[ScoredFrame]) -> "ScoredSequence":
+        """The frames stacked."""
+        def bounds(counts: list[int]) -> np.ndarray:
+            return np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+
+        def cat(name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+            return np.concatenate([np.zeros((0, *shape), dtype), *(getattr(f, name) for f in frames)])
+
+        k = NUM_JOINTS
+        return cls(bounds([len(f.gt_ids) for f in frames]), bounds([len(f.pr_ids) for f in frames]),
+                   cat("gt_xy", (k, 2), np.float64), cat("gt_has", (k,), bool), cat("gt_ids", (), np.int64),
+                   cat("head_size", (), np.float64), cat("pr_xy", (k, 2), np.float64), cat("pr_has", (k,), bool),
+                   cat("pr_scores", (k,), np.float64), cat("pr_ids", (), np.int64))
+
+
 def _check_ids(frame: PoseTrackFrame, name: str, fi: int, what: str) -> None:
     if (frame.track_ids < 0).any():
         raise HrtrackError(f"{name}: frame {fi}: a {what} person has no track_id")
@@ -502,17 +570,9 @@ def _scored_frame(g: PoseTrackFrame, p: PoseTrackFrame, gt_has: np.ndarray, gt_k
                        np.where(np.isnan(scores), MIN_SCORE, scores)[pr_keep], p.track_ids[pr_keep])
 
 
-def scored_frames(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str, pred_name: str) -> list[ScoredFrame]:
-    """Pair frames by index and keep poseval's scored frames, after ignore regions (for mAP and MOTA).
-
-    Against PoseTrack21 ground truth a predicted joint, like a ground-truth one,
-    is present only where x > 0 and y > 0 (PoseTrack21's rule, whatever the
-    prediction file's format). Raises HrtrackError (naming the file) on a
-    frame-count mismatch, a person without a track id, duplicate ids in a frame,
-    a ground-truth person with joints but no head box, an ignore polygon with
-    fewer than 3 vertices, or (PoseTrack21) another image id than the ground truth's.
-    """
-    _check_pairing(gt, pred, gt_name, pred_name)
+def _scored_frames_checked(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str,
+                           pred_name: str) -> list[ScoredFrame]:
+    """`scored_frames`, frame by frame: raises the error of the first frame that has one."""
     out = []
     for fi, (g, p) in enumerate(zip(gt.frames, pred.frames)):
         _check_ids(p, pred_name, fi, "predicted")
@@ -533,6 +593,95 @@ def scored_frames(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str, 
             gt_keep, pr_keep = gt_has.any(1), pr_has.any(1)
         out.append(_scored_frame(g, p, gt_has, gt_keep, pr_has, pr_keep, gt_name, fi))
     return out
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The people of a sequence's frames stacked: frame f holds rows bounds[f]:bounds[f + 1]."""
+
+    bounds: np.ndarray
+    frame: np.ndarray
+    keypoints: np.ndarray
+    visible: np.ndarray
+    joint_scores: np.ndarray
+    track_ids: np.ndarray
+    head_boxes: np.ndarray
+
+    @classmethod
+    def stack(cls, frames: list[PoseTrackFrame]) -> "_Rows":
+        """The people of `frames` (at least one), in poseval's 15 joints."""
+        counts = np.array([len(f) for f in frames], np.int64)
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(f, name) for f in frames])
+
+        return cls(np.concatenate([[0], np.cumsum(counts)]), np.repeat(np.arange(len(frames)), counts),
+                   cat("keypoints")[:, PT17_TO_PT18], cat("visible")[:, PT17_TO_PT18],
+                   cat("joint_scores")[:, PT17_TO_PT18], cat("track_ids"), cat("head_boxes"))
+
+
+def _ids_valid(ids: np.ndarray, frame: np.ndarray) -> bool:
+    """Every id present (>= 0) and unique within its frame."""
+    order = np.lexsort((ids, frame))
+    ids, frame = ids[order], frame[order]
+    return bool((ids >= 0).all() and not ((ids[1:] == ids[:-1]) & (frame[1:] == frame[:-1])).any())
+
+
+def scored_frames(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str, pred_name: str) -> list[ScoredFrame]:
+    """`scored_sequence`'s frames."""
+    seq = scored_sequence(gt, pred, gt_name, pred_name)
+    return [seq.frame(i) for i in range(len(seq))]
+
+
+def scored_sequence(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str,
+                    pred_name: str) -> ScoredSequence:
+    """Pair frames by index and keep poseval's scored frames, after ignore regions (for mAP and MOTA).
+
+    Against PoseTrack21 ground truth a predicted joint, like a ground-truth one,
+    is present only where x > 0 and y > 0 (PoseTrack21's rule, whatever the
+    prediction file's format). Raises HrtrackError (naming the file) on a
+    frame-count mismatch, a person without a track id, duplicate ids in a frame,
+    a ground-truth person with joints but no head box, an ignore polygon with
+    fewer than 3 vertices, or (PoseTrack21) another image id than the ground truth's.
+
+    The whole sequence at once; `_scored_frames_checked` goes frame by frame
+    to report a problem.
+    """
+    _check_pairing(gt, pred, gt_name, pred_name)
+    if not gt.frames:
+        return ScoredSequence.stack([])
+    g, p = _Rows.stack(gt.frames), _Rows.stack(pred.frames)
+    scored = np.array([len(f) + f.unannotated_people > 0 for f in gt.frames], bool)
+    g_in, p_in = scored[g.frame], scored[p.frame]
+    gt_has, pr_has = g.visible & g_in[:, None], p.visible & p_in[:, None]
+    if gt.format == "posetrack21":
+        pr_has &= (p.keypoints > 0).all(-1)
+    gt_keep, pr_keep = g_in.copy(), p_in.copy()
+    regions = [fi for fi in np.flatnonzero(scored) if gt.frames[fi].ignore_regions]
+    if any(len(r) < 3 for fi in regions for r in gt.frames[fi].ignore_regions):
+        return ScoredSequence.stack(_scored_frames_checked(gt, pred, gt_name, pred_name))
+    for fi in regions:
+        gr, pr = slice(g.bounds[fi], g.bounds[fi + 1]), slice(p.bounds[fi], p.bounds[fi + 1])
+        points = np.concatenate([g.keypoints[gr], p.keypoints[pr]]).reshape(-1, 2)
+        inside = points_in_polygons(points, gt.frames[fi].ignore_regions).reshape(-1, NUM_JOINTS)
+        gt_has[gr] &= ~inside[:gr.stop - gr.start]
+        pr_has[pr] &= ~inside[gr.stop - gr.start:]
+        gt_keep[gr], pr_keep[pr] = gt_has[gr].any(1), pr_has[pr].any(1)
+    size = head_sizes(g.head_boxes)
+    if not (_ids_valid(p.track_ids, p.frame) and _ids_valid(g.track_ids[g_in], g.frame[g_in])
+            and not (gt_keep & gt_has.any(1) & np.isnan(size)).any()):
+        return ScoredSequence.stack(_scored_frames_checked(gt, pred, gt_name, pred_name))
+
+    def bounds(frame: np.ndarray) -> np.ndarray:
+        """Rows of each scored frame, from the frame of each kept row."""
+        return np.concatenate([[0], np.cumsum(np.bincount(frame, minlength=len(scored))[scored])])
+
+    scores = p.joint_scores[pr_keep].astype(np.float64)
+    scores[np.isnan(scores)] = MIN_SCORE
+    return ScoredSequence(bounds(g.frame[gt_keep]), bounds(p.frame[pr_keep]),
+                          g.keypoints[gt_keep].astype(np.float64), gt_has[gt_keep],
+                          g.track_ids[gt_keep], size[gt_keep], p.keypoints[pr_keep].astype(np.float64),
+                          pr_has[pr_keep], scores, p.track_ids[pr_keep])
 
 
 def hota_frames(gt: PoseTrackSequence, pred: PoseTrackSequence, gt_name: str, pred_name: str) -> list[ScoredFrame]:
@@ -695,6 +844,37 @@ class PoseTrackResult:
 
 # ---------------------------------------------------------------- evaluator
 
+# Most elements (frames x predicted x ground-truth people x joints) matched in one block: memory stays
+# bounded on long crowded sequences, and ordinary ones go in one block.
+_BLOCK_ELEMENTS = 1 << 20
+
+
+def _batches(n_gt: np.ndarray, n_pr: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive frame ranges [a, b) whose blocks, padded to their most people, stay under _BLOCK_ELEMENTS."""
+    out, a, wide_gt, wide_pr = [], 0, 0, 0
+    for i, (g, p) in enumerate(zip(n_gt.tolist(), n_pr.tolist())):
+        wide_gt, wide_pr = max(wide_gt, g), max(wide_pr, p)
+        if i > a and (i + 1 - a) * max(wide_gt, 1) * max(wide_pr, 1) * NUM_JOINTS > _BLOCK_ELEMENTS:
+            out.append((a, i))
+            a, wide_gt, wide_pr = i, g, p
+    return out + [(a, len(n_gt))]
+
+
+def _padded_index(bounds: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """(frame - a, slot) of each row of frames a..b-1 in a block padded to their most people."""
+    counts = np.diff(bounds[a:b + 1])
+    frame = np.repeat(np.arange(b - a), counts)
+    return frame, np.arange(bounds[a], bounds[b]) - np.repeat(bounds[a:b], counts)
+
+
+def _padded(values: np.ndarray, bounds: np.ndarray, a: int, b: int, fill: Any) -> np.ndarray:
+    """The rows of frames a..b-1 as a (b - a, most people, ...) block, `fill` where a frame has fewer."""
+    frame, slot = _padded_index(bounds, a, b)
+    out = np.full((b - a, int(np.diff(bounds[a:b + 1]).max(initial=0)), *values.shape[1:]), fill, values.dtype)
+    out[frame, slot] = values[bounds[a]:bounds[b]]
+    return out
+
+
 class PoseTrackEvaluator:
     """Accumulates sequences (ground truth, prediction) and computes poseval's mAP and MOT metrics.
 
@@ -724,31 +904,38 @@ class PoseTrackEvaluator:
                      gt_name: str | None = None, pred_name: str | None = None) -> None:
         """Score one sequence pair; names (file paths) appear in errors."""
         gt_name, pred_name = gt_name or gt.name, pred_name or pred.name
-        frames = scored_frames(gt, pred, gt_name, pred_name)
+        seq = scored_sequence(gt, pred, gt_name, pred_name)
         if self._hota is not None:
             self._hota.add_sequence(hota_frames(gt, pred, gt_name, pred_name))
         self._counts["sequences"] += 1
         self._counts["frames"] += len(gt.frames)
-        self._counts["scored_frames"] += len(frames)
-        if not frames:
+        self._counts["scored_frames"] += len(seq)
+        if not len(seq):
             return
-        mot_frames = frames if self.strict else frames[:-1]
-        mot = ClearMot(np.concatenate([f.gt_ids for f in frames]),
-                       np.concatenate([f.pr_ids for f in frames]), NUM_JOINTS)
-        for i, f in enumerate(frames):
-            m = match_frame(f.gt_xy, f.gt_has, f.head_size, f.pr_xy, f.pr_has, self.threshold)
-            self._scores.append(f.pr_scores)
-            self._labels.append(m.labels)
-            self._has.append(f.pr_has)
-            self._num_gt += f.gt_has.sum(0)
-            if i >= len(mot_frames):
-                continue
-            if not self.strict and (len(f.gt_ids) == 0 or len(f.pr_ids) == 0):
-                mot.add_empty_frame_quirk()
-                continue
-            cost = np.where(m.hit, m.dist, np.nan).transpose(2, 1, 0)
-            mot.update(f.gt_ids, f.gt_has, f.pr_ids, f.pr_has, cost)
-        self._counts["mot_frames"] += len(mot_frames)
+        mot_frames = len(seq) if self.strict else len(seq) - 1
+        mot = ClearMot(seq.gt_ids, seq.pr_ids, NUM_JOINTS)
+        gs, hs = mot.positions(seq.gt_ids, seq.pr_ids)
+        n_gt, n_pr = np.diff(seq.gt_bounds), np.diff(seq.pr_bounds)
+        for a, b in _batches(n_gt, n_pr):
+            gt_has = _padded(seq.gt_has, seq.gt_bounds, a, b, False)
+            dist = joint_distances(_padded(seq.gt_xy, seq.gt_bounds, a, b, 0.0), gt_has,
+                                   _padded(seq.head_size, seq.gt_bounds, a, b, 1.0),
+                                   _padded(seq.pr_xy, seq.pr_bounds, a, b, 0.0),
+                                   _padded(seq.pr_has, seq.pr_bounds, a, b, False))
+            hit, _, labels = _assign(dist, gt_has, self.threshold)
+            self._labels.append(labels[_padded_index(seq.pr_bounds, a, b)])
+            cost = np.where(hit, dist, np.nan).transpose(0, 3, 2, 1)
+            for i in range(a, min(b, mot_frames)):
+                g = slice(seq.gt_bounds[i], seq.gt_bounds[i + 1])
+                p = slice(seq.pr_bounds[i], seq.pr_bounds[i + 1])
+                if not self.strict and (n_gt[i] == 0 or n_pr[i] == 0):
+                    mot.add_empty_frame_quirk()
+                    continue
+                mot.update_at(gs[g], seq.gt_has[g], hs[p], seq.pr_has[p], cost[i - a, :, :n_gt[i], :n_pr[i]])
+        self._scores.append(seq.pr_scores)
+        self._has.append(seq.pr_has)
+        self._num_gt += seq.gt_has.sum(0)
+        self._counts["mot_frames"] += mot_frames
         self._mot += mot.counts
         self._sum_d += mot.sum_distance
 
@@ -788,9 +975,14 @@ def evaluate_folders(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, str
         raise HrtrackError(f"no prediction for sequence {missing[0]}: {Path(pred_dir) / (missing[0] + '.json')} "
                            f"does not exist{more}")
     evaluator = PoseTrackEvaluator(strict=strict, hota=hota, strict_hota=strict_hota)
-    with tqdm(gt_files.items(), desc="evaluate", unit="seq", disable=None if progress else True,
-              leave=False) as bar:
-        for name, gt_path in bar:
+    bar: Any = nullcontext(gt_files.items())
+    if progress:
+        # Imported only to be shown: tqdm's import costs more than scoring a few sequences.
+        from tqdm import tqdm
+
+        bar = tqdm(gt_files.items(), desc="evaluate", unit="seq", disable=None, leave=False)
+    with bar as names:
+        for name, gt_path in names:
             pred_path = pred_files[name]
             gt = read_sequence(gt_path)
             pred = read_sequence(pred_path, "posetrack21" if gt.format == "posetrack21" else "posetrack18")

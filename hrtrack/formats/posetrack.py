@@ -9,21 +9,32 @@ Reading follows what the official tools read: a 2017 person without an
 a 2018 keypoint is absent only when it is (0, 0, 0) (poseval), a PoseTrack21
 keypoint is present only when x > 0 and y > 0 whatever its visibility flag (the
 PoseTrack21 evaluation kit), and frames keep the file's order (frames pair with
-the ground truth by index, not by image name). PoseTrack21 files are the 2018
-layout plus their own fields (`person_id` on people, `has_labeled_person` on
-images), by which they are told apart. Every malformed input raises
-`HrtrackError` naming the file and the field.
+the ground truth by index, not by image name). A 2017 file keeps the one-element
+lists poseval reads (`track_id`, head box, point `id`/`x`/`y`/`score`, ignore
+regions) and may write what poseval never reads as real trackers do: `image` as
+{"name": ...} as well as [{"name": ...}], any `imgnum`, bare `is_labeled`, person
+`score` and head box values. PoseTrack21 files are the 2018 layout plus their own fields
+(`person_id` on people, `has_labeled_person` on images), by which they are told
+apart. Every malformed input raises `HrtrackError` naming the file and the field.
+
+A file is read in a few passes over whole arrays; only when one finds a problem
+does a person-by-person pass run, to name the field.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain, repeat
+from operator import is_not, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -122,16 +133,6 @@ class PoseTrackSequence:
 
 # ---------------------------------------------------------------- validation helpers
 
-
-
-
-
-
-
-
-
-
-
 def _unwrap(d: dict, key: str, name: str, where: str) -> Any:
     """The single element of `d[key]`; poseval crashes on bare scalars, so they are errors."""
     v = d[key]
@@ -141,8 +142,9 @@ def _unwrap(d: dict, key: str, name: str, where: str) -> Any:
     return v[0]
 
 
-
-
+def _unwrap_if_wrapped(d: dict, key: str, name: str, where: str) -> Any:
+    """`d[key]` itself or, when it is a list, its single element: for fields poseval never reads in a prediction."""
+    return _unwrap(d, key, name, where) if isinstance(d[key], list) else d[key]
 
 
 def _track_id(v: Any, name: str, where: str, capped: bool = True) -> int:
@@ -163,6 +165,20 @@ def _check_unique_ids(ids: np.ndarray, name: str, where: str) -> None:
                            f"{int(counts[counts > 1][0])} times in one frame")
 
 
+def _check_unique_ids_by_frame(track_ids: np.ndarray, starts: np.ndarray, name: str,
+                               where: Callable[[int], str]) -> None:
+    """Track ids unique within each frame; frame f holds people starts[f]:starts[f + 1] and is `where(f)`."""
+    frame = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    known = track_ids >= 0
+    frame, ids = frame[known], track_ids[known]
+    order = np.lexsort((ids, frame))
+    frame, ids = frame[order], ids[order]
+    repeated = (frame[1:] == frame[:-1]) & (ids[1:] == ids[:-1])
+    if repeated.any():
+        f = int(frame[1:][repeated][0])
+        _check_unique_ids(track_ids[starts[f]:starts[f + 1]], name, where(f))
+
+
 def _vid_id_from_image(image: str) -> str | None:
     """poseval's video id: the image folder's name up to the first '_' ("000342_mpii_test" -> "000342")."""
     folder = os.path.basename(os.path.dirname(image))
@@ -171,7 +187,7 @@ def _vid_id_from_image(image: str) -> str | None:
 
 @dataclass
 class _People:
-    """Row-wise accumulator for one frame's people while parsing."""
+    """Row-wise accumulator for the people of a frame (or of a whole file) while parsing."""
 
     n: int
     keypoints: np.ndarray = field(init=False)
@@ -195,51 +211,139 @@ class _People:
         self.person_ids = np.full(n, -1, np.int64)
 
     def frame(self, image: str, is_labeled: bool, ignore: list[np.ndarray],
-              image_id: int | None, unannotated: int = 0) -> PoseTrackFrame:
-        return PoseTrackFrame(image, is_labeled, self.keypoints, self.visible, self.joint_scores,
-                              self.track_ids, self.scores, self.head_boxes, self.boxes, ignore, image_id,
-                              unannotated, self.person_ids)
+              image_id: int | None, unannotated: int = 0, rows: slice = slice(None)) -> PoseTrackFrame:
+        """The frame holding the people `rows` (views of these arrays)."""
+        return PoseTrackFrame(image, is_labeled, self.keypoints[rows], self.visible[rows], self.joint_scores[rows],
+                              self.track_ids[rows], self.scores[rows], self.head_boxes[rows], self.boxes[rows],
+                              ignore, image_id, unannotated, self.person_ids[rows])
 
 
 # ---------------------------------------------------------------- PoseTrack 2017
+#
+# poseval reads, per frame, `annorect[*]` with `track_id[0]` and `annopoints[0].point[*]` with `id[0]`,
+# `x[0]`, `y[0]`, `score[0]`, and from the ground truth its head boxes `x1[0]`..`y2[0]` and
+# `ignore_regions`; those keep its one-element lists (a bare number makes it crash). It never reads a
+# frame's `image`, `imgnum` or `is_labeled`, a person's `score`, nor a predicted head box, so files from
+# real trackers write them in other shapes: `image` as {"name": ...} instead of [{"name": ...}], any
+# `imgnum`, bare flags, scores and head box values (a reader does not know a file's role: ground truth
+# may have bare head box values too).
 
 def _has_points(rect: dict) -> bool:
     ap = rect.get("annopoints")
     return isinstance(ap, list) and len(ap) > 0 and isinstance(ap[0], dict) and "point" in ap[0]
 
 
-# A point's "score" when the file gives none (the list itself marks the absence).
-_NO_SCORE = [float("nan")]
+# A field a file leaves out, told from any decoded value by identity.
+_ABSENT = [float("nan")]
+_ID_X_Y = itemgetter("id", "x", "y")
+_X_Y = itemgetter("x", "y")
+_HEAD_BOX = ("x1", "y1", "x2", "y2")
 
 
-def _points17_fast(points: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(ids (n,), xy (n,2), scores (n,) NaN where absent) when every point is well formed, else None.
+def _image_name(entry: dict, name: str, where: str) -> str:
+    """A frame's image name, from `image` given as [{"name": ...}] (the format) or {"name": ...}; "" without one."""
+    if "image" not in entry:
+        return ""
+    img = entry["image"]
+    if isinstance(img, list) and len(img) == 1:
+        img = img[0]
+    if not isinstance(img, dict):
+        raise HrtrackError(f"{name}: {where}.image must be [{{\"name\": ...}}] or {{\"name\": ...}}, "
+                           f"got {short(entry['image'])}")
+    image = img.get("name", "")
+    if not isinstance(image, str):
+        raise HrtrackError(f"{name}: {where}.image name must be a string, got {short(image)}")
+    return image
 
-    The common case in a few list comprehensions; anything unusual returns None and
-    `_points17_checked` finds and reports the problem.
-    """
+
+def _single_elements(cells: list) -> list | None:
+    """The element of each cell when every cell is a one-element list (or any other one-item container,
+    which leaves a value that is no number), else None."""
     try:
-        rows = [(p["id"], p["x"], p["y"], p.get("score", _NO_SCORE)) for p in points]
-    except (TypeError, KeyError, AttributeError):
+        return [v for [v] in cells]
+    except (TypeError, ValueError):
         return None
-    cells = [c for row in rows for c in row]
-    if not all(type(c) is list and len(c) == 1 for c in cells):
+
+
+def _plain_numbers(values: list | None) -> np.ndarray | None:
+    """(N,) float64 of N values that are all JSON numbers (bools excluded), else None.
+
+    None too when a value reaches 2**63: an integer there is no number to `is_number`, a float is, and
+    only the checked path tells them apart (read_json never gives such integers).
+    """
+    if values is None or not set(map(type, values)) <= PLAIN_NUMBERS:
         return None
-    values = [c[0] for c in cells]
-    if not ({type(v) for v in values} <= PLAIN_NUMBERS and all(-2**63 <= v < 2**63 for v in values)):
+    out = np.array(values, np.float64)
+    return None if (np.abs(out) >= 2.0**63).any() else out
+
+
+def _present(cells: list) -> np.ndarray:
+    """(N,) bool: which cells are not `_ABSENT`."""
+    return np.fromiter(map(is_not, cells, repeat(_ABSENT)), bool, len(cells))
+
+
+def _optional_field(rects: list[dict], key: str, bare: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """(present (N,) bool, values (N,) float64) of a person field wrapped in a one-element list (or, when
+    `bare`, also unwrapped), every present value finite; None when any is malformed."""
+    cells = [r.get(key, _ABSENT) for r in rects]
+    present = _present(cells)
+    if bare:
+        cells = [c if type(c) is list else [c] for c in cells]
+    values = _plain_numbers(_single_elements(cells))
+    if values is None or not np.isfinite(values[present]).all():
         return None
-    arr = np.array(values, np.float64).reshape(-1, 4)
-    absent = np.array([row[3] is _NO_SCORE for row in rows], bool).reshape(-1)
-    ids = arr[:, 0]
-    if not (np.isfinite(arr[:, :3]).all() and np.isfinite(arr[~absent, 3]).all()
-            and (ids == np.round(ids)).all() and ((ids >= 0) & (ids < NUM_PT17_JOINTS)).all()
-            and len(np.unique(ids)) == len(ids)):
+    return present, values
+
+
+def _people17_fast(rects: list[dict]) -> _People | None:
+    """The people of `rects` (each with an `annopoints[0].point` list) when every field is well formed, else None.
+
+    A few passes over the whole file; anything unusual returns None and
+    `_people17_checked` finds and reports the problem.
+    """
+    n = len(rects)
+    point_lists = [r["annopoints"][0]["point"] for r in rects]
+    if n and set(map(type, point_lists)) != {list}:
         return None
-    return ids.astype(np.int64), arr[:, 1:3], arr[:, 3]
+    points = list(chain.from_iterable(point_lists))
+    try:
+        rows = [(j, x, y) for [j], [x], [y] in map(_ID_X_Y, points)]
+        score_cells = [p.get("score", _ABSENT) for p in points]
+    except (KeyError, TypeError, ValueError):
+        return None
+    values = _plain_numbers(list(chain.from_iterable(rows)))
+    scores = _plain_numbers(_single_elements(score_cells))
+    fields = [_optional_field(rects, "track_id"), _optional_field(rects, "score", bare=True),
+              *(_optional_field(rects, k, bare=True) for k in _HEAD_BOX)]
+    if values is None or scores is None or any(f is None for f in fields):
+        return None
+    ids, xy = values[0::3], values.reshape(-1, 3)[:, 1:]
+    scored = _present(score_cells)
+    row = np.repeat(np.arange(n), np.fromiter(map(len, point_lists), np.int64, n))
+    (has_id, track), (has_score, score), *head = fields
+    has_head = head[0][0]
+    if not (np.isfinite(xy).all() and np.isfinite(scores[scored]).all()
+            and ((ids == np.floor(ids)) & (ids >= 0) & (ids < NUM_PT17_JOINTS)).all()
+            and ((track[has_id] == np.floor(track[has_id])) & (track[has_id] >= 0)
+                 & (track[has_id] < MAX_TRACK_ID)).all()
+            and all((h[0] == has_head).all() for h in head)):
+        return None
+    joint = ids.astype(np.int64)
+    if len(joint) and np.bincount(row * NUM_PT17_JOINTS + joint).max() > 1:
+        return None
+    people = _People(n)
+    slots = PT17_TO_PT18[joint]
+    people.keypoints[row, slots] = xy
+    people.visible[row, slots] = True
+    people.joint_scores[row, slots] = scores
+    people.track_ids[has_id] = track[has_id].astype(np.int64)
+    people.scores[has_score] = score[has_score]
+    people.head_boxes[has_head] = np.stack([v for _, v in head], axis=1)[has_head]
+    return people
 
 
 def _points17_checked(points: Any, name: str, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`_points17_fast`'s result, point by point, raising HrtrackError on the first malformed field."""
+    """One person's joint ids, x,y and scores (NaN where absent), raising HrtrackError on the first malformed field."""
     points = as_list(points, name, where)
     ids, xy, scores = [], [], []
     for pi, pt in enumerate(points):
@@ -262,29 +366,41 @@ def _points17_checked(points: Any, name: str, where: str) -> tuple[np.ndarray, n
 
 
 def _parse17_person(rect: dict, people: _People, row: int, name: str, where: str) -> None:
-    points = rect["annopoints"][0]["point"]
-    parsed = _points17_fast(points) if isinstance(points, list) else None
-    if parsed is None:
-        parsed = _points17_checked(points, name, f"{where}.annopoints[0].point")
-    ids, xy, scores = parsed
+    ids, xy, scores = _points17_checked(rect["annopoints"][0]["point"], name, f"{where}.annopoints[0].point")
     slots = PT17_TO_PT18[ids]
     people.keypoints[row, slots] = xy
     people.visible[row, slots] = True
     people.joint_scores[row, slots] = scores
-    head = [k for k in ("x1", "y1", "x2", "y2") if k in rect]
+    head = [k for k in _HEAD_BOX if k in rect]
     if head and len(head) != 4:
         raise HrtrackError(f"{name}: {where} has head box fields {head}; all of x1, y1, x2, y2 are needed")
     if head:
-        people.head_boxes[row] = [number(_unwrap(rect, k, name, where), name, f"{where}.{k}")
-                                  for k in ("x1", "y1", "x2", "y2")]
+        people.head_boxes[row] = [number(_unwrap_if_wrapped(rect, k, name, where), name, f"{where}.{k}")
+                                  for k in _HEAD_BOX]
     if "score" in rect:
-        people.scores[row] = number(_unwrap(rect, "score", name, where), name, f"{where}.score")
+        people.scores[row] = number(_unwrap_if_wrapped(rect, "score", name, where), name, f"{where}.score")
     if "track_id" in rect:
         people.track_ids[row] = _track_id(_unwrap(rect, "track_id", name, where), name, f"{where}.track_id")
 
 
+def _people17_checked(annolist: list, name: str) -> _People:
+    """`_people17_fast`'s result, person by person, raising HrtrackError on the first malformed field."""
+    rects = [(f"annolist[{fi}].annorect[{ri}]", r) for fi, entry in enumerate(annolist)
+             for ri, r in enumerate(entry.get("annorect", [])) if _has_points(r)]
+    people = _People(len(rects))
+    for row, (where, rect) in enumerate(rects):
+        _parse17_person(rect, people, row, name, where)
+    return people
+
+
 def _parse_polygon17(region: Any, name: str, where: str) -> np.ndarray:
     points = as_list(as_dict(region, name, where).get("point"), name, f"{where}.point")
+    try:
+        xy = _plain_numbers([v for [x], [y] in map(_X_Y, points) for v in (x, y)])
+    except (KeyError, TypeError, ValueError):
+        xy = None
+    if xy is not None and np.isfinite(xy).all():
+        return xy.reshape(-1, 2).astype(np.float32)
     xy = np.zeros((len(points), 2), np.float32)
     for pi, pt in enumerate(points):
         pw = f"{where}.point[{pi}]"
@@ -300,31 +416,33 @@ def _parse17(obj: Any, name: str) -> PoseTrackSequence:
     if not isinstance(obj, dict) or "annolist" not in obj:
         raise HrtrackError(f"{name}: no 'annolist' (PoseTrack 2017) nor 'images' (PoseTrack 2018 or 21) field")
     annolist = as_list(obj["annolist"], name, "annolist")
+    kept: list[dict] = []
+    starts = [0]
     frames = []
     for fi, entry in enumerate(annolist):
         where = f"annolist[{fi}]"
         entry = as_dict(entry, name, where)
-        image = ""
-        if "image" in entry:
-            img = as_dict(_unwrap(entry, "image", name, where), name, f"{where}.image[0]")
-            image = img.get("name", "")
-            if not isinstance(image, str):
-                raise HrtrackError(f"{name}: {where}.image[0].name must be a string, got {short(image)}")
         rects = as_list(entry.get("annorect", []), name, f"{where}.annorect")
-        kept = [(ri, as_dict(r, name, f"{where}.annorect[{ri}]")) for ri, r in enumerate(rects)]
-        kept = [(ri, r) for ri, r in kept if _has_points(r)]
-        people = _People(len(kept))
-        for row, (ri, rect) in enumerate(kept):
-            _parse17_person(rect, people, row, name, f"{where}.annorect[{ri}]")
-        _check_unique_ids(people.track_ids, name, where)
+        if rects and set(map(type, rects)) != {dict}:
+            for ri, r in enumerate(rects):
+                as_dict(r, name, f"{where}.annorect[{ri}]")
+        people = [r for r in rects if _has_points(r)]
+        kept += people
+        starts.append(len(kept))
         ignore = [_parse_polygon17(r, name, f"{where}.ignore_regions[{k}]")
                   for k, r in enumerate(as_list(entry.get("ignore_regions", []), name, f"{where}.ignore_regions"))]
         labeled = len(rects) > 0
         if "is_labeled" in entry:
-            labeled = flag(_unwrap(entry, "is_labeled", name, where), name, f"{where}.is_labeled")
-        frames.append(people.frame(image, labeled, ignore, None, len(rects) - len(kept)))
-    vid = next((v for v in (_vid_id_from_image(f.image) for f in frames) if v), None)
-    return PoseTrackSequence(Path(name).stem, frames, vid, "posetrack17")
+            labeled = flag(_unwrap_if_wrapped(entry, "is_labeled", name, where), name, f"{where}.is_labeled")
+        frames.append((_image_name(entry, name, where), labeled, ignore, len(rects) - len(people)))
+    people = _people17_fast(kept)
+    if people is None:
+        people = _people17_checked(annolist, name)
+    _check_unique_ids_by_frame(people.track_ids, np.array(starts, np.int64), name, lambda f: f"annolist[{f}]")
+    seq_frames = [people.frame(image, labeled, ignore, None, unannotated, slice(starts[fi], starts[fi + 1]))
+                  for fi, (image, labeled, ignore, unannotated) in enumerate(frames)]
+    vid = next((v for v in (_vid_id_from_image(f.image) for f in seq_frames) if v), None)
+    return PoseTrackSequence(Path(name).stem, seq_frames, vid, "posetrack17")
 
 
 # ---------------------------------------------------------------- PoseTrack 2018 and 21
@@ -409,29 +527,114 @@ def _parse_regions18(img: dict, name: str, where: str) -> list[np.ndarray]:
     return polys
 
 
+def _optional_numbers(anns: list[dict], key: str, length: int | None = None,
+                      none_absent: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """(present (N,) bool, values (N,) or (N,length) float64, NaN where absent) of an optional field holding a
+    finite number (or a list of `length` of them); `none_absent`: a null value counts as absent. None when any
+    present value is malformed."""
+    cells = [a.get(key, _ABSENT) for a in anns]
+    if none_absent:
+        cells = [_ABSENT if c is None else c for c in cells]
+    present = _present(cells)
+    given = [c for c in cells if c is not _ABSENT]
+    if length is not None:
+        if given and (set(map(type, given)) != {list} or set(map(len, given)) != {length}):
+            return None
+        given = list(chain.from_iterable(given))
+    values = _plain_numbers(given)
+    if values is None or not np.isfinite(values).all():
+        return None
+    out = np.full((len(anns),) if length is None else (len(anns), length), np.nan)
+    out[present] = values.reshape(out[present].shape)
+    return present, out
+
+
+def _people18_fast(anns: list[dict], slots: np.ndarray, pt21: bool) -> _People | None:
+    """The people of `anns` (annotation objects) when every field is well formed, else None.
+
+    A few passes over the whole file; anything unusual returns None and
+    `_parse18_person`, person by person, finds and reports the problem.
+    """
+    n, k = len(anns), len(slots)
+    try:
+        keypoints = [a["keypoints"] for a in anns]
+    except KeyError:
+        return None
+    if n and (set(map(type, keypoints)) != {list} or set(map(len, keypoints)) != {3 * k}):
+        return None
+    kp = _plain_numbers(list(chain.from_iterable(keypoints)))
+    # `scores` counts only when truthy (an empty list or a null is no scores).
+    scored = np.fromiter(map(bool, (a.get("scores") for a in anns)), bool, n)
+    scores = _optional_numbers([a for a, s in zip(anns, scored) if s], "scores", k)
+    # person_id is read from PoseTrack21 files only.
+    fields = [_optional_numbers(anns, "score"), _optional_numbers(anns, "track_id"),
+              _optional_numbers(anns, "person_id", none_absent=True) if pt21 else (np.zeros(n, bool), np.zeros(n)),
+              _optional_numbers(anns, "bbox", 4, none_absent=True),
+              _optional_numbers(anns, "bbox_head", 4, none_absent=True)]
+    if kp is None or not np.isfinite(kp).all() or scores is None or any(f is None for f in fields):
+        return None
+    (has_score, score), (has_track, track), (has_person, person), (has_box, box), (has_head, head) = fields
+    tracks, persons = track[has_track], person[has_person]
+    # Ids beyond 2**53 would lose digits as float64: the checked path reads them exactly.
+    if not (((tracks == np.floor(tracks)) & (tracks >= 0) & ((tracks < MAX_TRACK_ID) | pt21)).all()
+            and (persons == np.floor(persons)).all() and (has_track.all() or not pt21)
+            and (np.abs(np.concatenate([tracks, persons])) < 2.0**53).all()):
+        return None
+    kp = kp.reshape(n, k, 3)
+    evaluated = slots >= 0
+    people = _People(n)
+    if pt21:
+        present = (kp[:, :, 0] > 0) & (kp[:, :, 1] > 0) & evaluated
+        # Absent joints keep their coordinates too: the kit's ignore-region rule reads them.
+        people.keypoints[:, slots[evaluated]] = kp[:, evaluated, :2]
+    else:
+        present = ~(kp == 0).all(axis=2) & evaluated
+    rows, cols = np.nonzero(present)
+    people.keypoints[rows, slots[cols]] = kp[rows, cols, :2]
+    people.visible[rows, slots[cols]] = True
+    people.joint_scores[np.flatnonzero(scored)[:, None], slots[evaluated]] = scores[1][:, evaluated]
+    people.scores[has_score] = score[has_score]
+    people.track_ids[has_track] = tracks.astype(np.int64)
+    people.person_ids[has_person] = persons.astype(np.int64)
+    for has, xywh, dest in ((has_box, box, people.boxes), (has_head, head, people.head_boxes)):
+        dest[has] = np.concatenate([xywh[has, :2], xywh[has, :2] + xywh[has, 2:]], axis=1)
+    return people
+
+
 def _parse18(obj: dict, name: str, pt21: bool) -> PoseTrackSequence:
     slots = _keypoint_slots(obj, name, pt21)
     images = as_list(obj["images"], name, "images")
     anns = as_list(obj.get("annotations", []), name, "annotations")
-    by_image: dict[int, list[tuple[int, dict]]] = {}
+    position: dict[int, int] = {}
     ids = []
     for ii, img in enumerate(images):
         img = as_dict(img, name, f"images[{ii}]")
         if "id" not in img:
             raise HrtrackError(f"{name}: images[{ii}] has no 'id'")
         iid = integer(img["id"], name, f"images[{ii}].id")
-        if iid in by_image:
+        if iid in position:
             raise HrtrackError(f"{name}: images[{ii}].id = {iid} appears twice")
-        by_image[iid] = []
+        position[iid] = ii
         ids.append(iid)
+    owner = []
     for ai, ann in enumerate(anns):
         ann = as_dict(ann, name, f"annotations[{ai}]")
         if "image_id" not in ann:
             raise HrtrackError(f"{name}: annotations[{ai}] has no 'image_id'")
         iid = integer(ann["image_id"], name, f"annotations[{ai}].image_id")
-        if iid not in by_image:
+        if iid not in position:
             raise HrtrackError(f"{name}: annotations[{ai}].image_id = {iid} is not the id of any image")
-        by_image[iid].append((ai, ann))
+        owner.append(position[iid])
+    # People grouped by image, each image's in file order.
+    order = np.argsort(np.array(owner, np.int64), kind="stable")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(np.array(owner, np.int64), minlength=len(images)))])
+    in_order = [anns[a] for a in order.tolist()]
+    people = _people18_fast(in_order, slots, pt21)
+    if people is None:
+        people = _People(len(anns))
+        for row, ai in enumerate(order.tolist()):
+            _parse18_person(anns[ai], slots, people, row, name, f"annotations[{ai}]", pt21)
+    _check_unique_ids_by_frame(people.track_ids, starts, name, lambda f: f"images[{f}] (image id {ids[f]})")
     frames = []
     vid = None
     for ii, (img, iid) in enumerate(zip(images, ids)):
@@ -441,14 +644,11 @@ def _parse18(obj: dict, name: str, pt21: bool) -> PoseTrackSequence:
             raise HrtrackError(f"{name}: {where}.file_name must be a string, got {short(image)}")
         if vid is None and img.get("vid_id") is not None:
             vid = str(img["vid_id"])
-        people = _People(len(by_image[iid]))
-        for row, (ai, ann) in enumerate(by_image[iid]):
-            _parse18_person(ann, slots, people, row, name, f"annotations[{ai}]", pt21)
-        _check_unique_ids(people.track_ids, name, f"{where} (image id {iid})")
-        labeled = len(by_image[iid]) > 0
+        labeled = starts[ii + 1] > starts[ii]
         if "is_labeled" in img:
             labeled = flag(img["is_labeled"], name, f"{where}.is_labeled")
-        frames.append(people.frame(image, labeled, _parse_regions18(img, name, where), iid))
+        frames.append(people.frame(image, bool(labeled), _parse_regions18(img, name, where), iid, 0,
+                                   slice(starts[ii], starts[ii + 1])))
     if vid is None:
         vid = next((v for v in (_vid_id_from_image(f.image) for f in frames) if v), None)
     return PoseTrackSequence(Path(name).stem, frames, vid, "posetrack21" if pt21 else "posetrack18")
@@ -513,20 +713,34 @@ def parse_sequence(obj: Any, name: str, ambiguous_as: str = "posetrack18") -> Po
     return _parse17(obj, str(name))
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: decoded JSON holds no reference cycles, and the collector's
+    passes over its hundreds of thousands of new lists and dicts would double the time to read a file."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def read_sequence(path: str | os.PathLike, ambiguous_as: str = "posetrack18") -> PoseTrackSequence:
     """Read one PoseTrack 2017, 2018 or 21 per-sequence JSON file (format detected as `parse_sequence` does).
 
     Raises HrtrackError naming the file and the field on any malformed input.
     """
-    return parse_sequence(read_json(path), str(path), ambiguous_as)
+    with _collector_paused():
+        return parse_sequence(read_json(path), str(path), ambiguous_as)
 
 
 def validate_posetrack17(obj: Any, name: str, prediction: bool = True) -> PoseTrackSequence:
     """Check a PoseTrack 2017 object holds everything poseval needs; return it parsed.
 
-    Always: 'annolist', every scalar in a one-element list, joint ids 0..14, track
-    ids 0 <= id < 10000 and unique within a frame. For predictions also: a track
-    id on every person and a score on every joint.
+    Always: 'annolist', every scalar poseval reads in a one-element list, joint ids
+    0..14, track ids 0 <= id < 10000 and unique within a frame. For predictions
+    also: a track id on every person and a score on every joint.
     """
     if not isinstance(obj, dict) or "annolist" not in obj:
         raise HrtrackError(f"{name}: no 'annolist' field (not a PoseTrack 2017 file)")

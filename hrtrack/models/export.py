@@ -233,15 +233,21 @@ def cached_onnx(model: nn.Module, input_size: tuple[int, int]) -> Path:
     modules' code, the input size, the opset and the torch version, so a change to
     any of them exports afresh.
     """
-    path = cache_root() / "onnx" / f"{_fingerprint(model, input_size)}.onnx"
+    path = onnx_cache_folder() / f"{_fingerprint(model, input_size)}.onnx"
     if not path.is_file():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise HrtrackError(f"cannot create the ONNX cache folder {path.parent}: {exc.strerror or exc} "
-                               f"(set HRTRACK_CACHE to a writable folder)") from None
         export_onnx(model, path, input_size=input_size)
     return path
+
+
+def onnx_cache_folder() -> Path:
+    """hrtrack's folder of cached ONNX exports, created on first use (a one-line error where it cannot be)."""
+    folder = cache_root() / "onnx"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HrtrackError(f"cannot create the ONNX cache folder {folder}: {exc.strerror or exc} "
+                           f"(set HRTRACK_CACHE to a writable folder)") from None
+    return folder
 
 
 def _device_of(model: nn.Module) -> torch.device:

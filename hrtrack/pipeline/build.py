@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -9,12 +10,19 @@ from typing import Sequence
 from ..errors import HrtrackError
 from ..models import PoseEstimator, build_pose_model, load_model_config, load_pose_weights
 from ..formats.detections import PrecomputedDetections, read_coco_detections
-from ..models.detector import PersonDetector
+from ..models.detector import PersonDetector, check_detector
+from ..models.detector_engines import check_detector_engine
 from ..models.factory import ModelConfig
 from ..models.flow import build_flow
+from ..skeleton import Layout
 from ..structures import Boxes
+from ..tracking.appearance import PartColours
+from ..tracking.reid import ReIdentifier
+from ..tracking.smoothing import check_one_euro
 from ..tracking.tracker import FlowTracker
-from .config import PipelineConfig
+from .config import PipelineConfig, PostprocessConfig, TrackingConfig
+from .keyframes import KeyframeSchedule, check_every
+from .postprocess import OneEuroPoses, PostProcess, check_postprocess
 from .runner import DetectFn
 from .sources import Frame, FrameSource, ImageListSource, VideoSource
 from .tracking_pipeline import FlowTrackPipeline, check_number
@@ -27,8 +35,13 @@ class BuiltPipeline:
 
 
 def build_pipeline(cfg: PipelineConfig, pose_weights: str | Path | None, *, device: str = "auto",
-                   flow_weights: str | Path | None = None) -> BuiltPipeline:
-    """The estimator (with weights loaded), flow backend and tracker of a pipeline config."""
+                   flow_weights: str | Path | None = None, fps: float = 30.0) -> BuiltPipeline:
+    """The estimator (with weights loaded), flow backend and tracker of a pipeline config.
+
+    `fps` is the source's frame rate (30 for image folders and PoseTrack splits,
+    as `ImageListSource` plays them): settings in seconds become frames with it.
+    """
+    check_reid_config(cfg.tracking)
     model_cfg = load_model_config(cfg.estimator.model)
     layout = model_cfg.joint_layout
     if model_cfg.num_joints != layout.num_joints:
@@ -52,9 +65,7 @@ def build_pipeline(cfg: PipelineConfig, pose_weights: str | Path | None, *, devi
     if needs_flow:
         options = {"preset": cfg.flow.preset} if cfg.flow.method == "dis" else {}
         flow = build_flow(cfg.flow.method, flow_weights, scale=cfg.flow.scale, device=device, **options)
-    tracker = FlowTracker(similarity=cfg.tracking.similarity, threshold=cfg.tracking.threshold,
-                          q_frames=cfg.tracking.q_frames, max_age=cfg.tracking.max_age,
-                          matcher=cfg.tracking.matcher, sigmas=model_cfg.joint_layout.sigmas)
+    tracker = build_tracker(cfg.tracking, layout, fps=fps)
     pipeline = FlowTrackPipeline(
         estimator=estimator, tracker=tracker, flow=flow, propagate=cfg.propagation.enabled,
         extension=cfg.propagation.extension, propagation_min_joint_score=cfg.propagation.min_joint_score,
@@ -63,12 +74,103 @@ def build_pipeline(cfg: PipelineConfig, pose_weights: str | Path | None, *, devi
     return BuiltPipeline(pipeline, model_cfg)
 
 
+def check_reid_config(cfg: TrackingConfig) -> None:
+    """HrtrackError naming the first `tracking.reid_*` setting out of its range (checked on or off)."""
+    def bad(value, ok) -> bool:
+        return isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not ok(value)
+
+    if bad(cfg.reid_seconds, lambda v: 0 < v <= 60):
+        raise HrtrackError(f"tracking.reid_seconds must be a number in (0, 60] (seconds a lost track stays "
+                           f"dormant), got {cfg.reid_seconds!r}")
+    if bad(cfg.reid_threshold, lambda v: 0 <= v < 1):
+        raise HrtrackError(f"tracking.reid_threshold must be a number in [0, 1) (appearance similarity), "
+                           f"got {cfg.reid_threshold!r}")
+    if bad(cfg.reid_gate, lambda v: 0 <= v <= 100):
+        raise HrtrackError(f"tracking.reid_gate must be a number in [0, 100] (person sizes per second of "
+                           f"absence), got {cfg.reid_gate!r}")
+
+
+def build_tracker(cfg: TrackingConfig, layout: Layout, *, fps: float) -> FlowTracker:
+    """The tracker of `cfg` for poses in `layout`, on a source playing at `fps` frames a second.
+
+    With `cfg.reid` it gets its own re-identifier: `reid_seconds` becomes
+    round(seconds x fps) frames (at least 1) and `reid_gate` sizes per second
+    become sizes per frame.
+    """
+    check_reid_config(cfg)
+    check_number("source fps", fps, low=1e-3)
+    reid = None
+    if cfg.reid:
+        reid = ReIdentifier(PartColours(layout.joint_names), max_frames=max(1, round(cfg.reid_seconds * fps)),
+                            threshold=cfg.reid_threshold, gate=cfg.reid_gate / fps)
+    return FlowTracker(similarity=cfg.similarity, threshold=cfg.threshold, q_frames=cfg.q_frames,
+                       max_age=cfg.max_age, matcher=cfg.matcher, sigmas=layout.sigmas, reid=reid)
+
+
+SMOOTHERS = ("none", "savgol", "one_euro")
+
+
+def check_postprocess_config(cfg: PostprocessConfig) -> None:
+    """HrtrackError naming the first `postprocess` setting out of its range (every setting is checked, on or off)."""
+    if cfg.smoother not in SMOOTHERS:
+        raise HrtrackError(f"postprocess.smoother must be one of {', '.join(SMOOTHERS)}, got {cfg.smoother!r}")
+    check_postprocess(cfg.interpolate_gap, cfg.interpolate_decay, cfg.window, cfg.order)
+    check_one_euro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff, 30.0, prefix="postprocess.")
+
+
+def source_is_live(source: FrameSource) -> bool:
+    """A camera or a stream: only the past is ever in view."""
+    return isinstance(source, VideoSource) and source.is_live
+
+
+def build_postprocess(cfg: PipelineConfig, *, num_joints: int, live: bool, fps: float) -> PostProcess | None:
+    """The post-processing stage of a config for a file (`live=False`) or a live source; None when all is off.
+
+    A file gets gap filling and the chosen smoother (Savitzky-Golay bidirectional,
+    or One Euro); a live source gets the One Euro filter whenever a smoother is
+    chosen, and no gap filling (both need frames that have not happened yet).
+    """
+    post = cfg.postprocess
+    check_postprocess_config(post)
+    one_euro = None
+    if post.smoother == "one_euro" or (live and post.smoother != "none"):
+        one_euro = OneEuroPoses(num_joints=num_joints, joint_threshold=cfg.output.joint_threshold, rate=fps,
+                                min_cutoff=post.min_cutoff, beta=post.beta, d_cutoff=post.d_cutoff)
+    gap = 0 if live else post.interpolate_gap
+    window = post.window if post.smoother == "savgol" and not live else None
+    if one_euro is None and window is None and gap == 0:
+        return None
+    return PostProcess(num_joints=num_joints, joint_threshold=cfg.output.joint_threshold, interpolate_gap=gap,
+                       interpolate_decay=post.interpolate_decay, window=window, order=post.order, one_euro=one_euro)
+
+
+def check_detector_config(cfg: PipelineConfig) -> None:
+    """HrtrackError naming the first `detector` setting out of its range: the model's name (the message lists
+    the detectors offered), the input-size policy, the keyframe interval (which needs propagation)."""
+    check_detector(cfg.detector.model, cfg.detector.min_size, cfg.detector.max_size)
+    check_detector_engine(cfg.detector.engine)
+    if check_every(cfg.detector.every) > 1 and not cfg.propagation.enabled:
+        raise HrtrackError(f"detector.every {cfg.detector.every} needs propagation.enabled: true (between "
+                           f"keyframes people come from flow propagation alone); or set detector.every 1")
+
+
+def build_keyframes(cfg: PipelineConfig) -> KeyframeSchedule | None:
+    """The keyframe schedule of `cfg`; None when the detector runs on every frame (batched, as before)."""
+    check_detector_config(cfg)
+    if cfg.detector.every == 1:
+        return None
+    return KeyframeSchedule(cfg.detector.every, adaptive=cfg.detector.adaptive)
+
+
 def detector_fn(cfg: PipelineConfig, *, detector_weights: str | Path | None, device: str = "auto") -> DetectFn:
-    """A chunk-of-frames -> boxes function running the config's Faster R-CNN (weights from a local file)."""
+    """A chunk-of-frames -> boxes function running the config's detector (weights from a local file)."""
     detector = PersonDetector.from_weights(cfg.detector.model, detector_weights,
                                            score_threshold=cfg.detector.score_threshold,
                                            max_detections=cfg.detector.max_detections,
-                                           batch_size=cfg.detector.batch, device=device)
+                                           batch_size=cfg.detector.batch, device=device,
+                                           min_size=cfg.detector.min_size, max_size=cfg.detector.max_size,
+                                           engine=cfg.detector.engine)
     return lambda frames: detector.detect_batch([f.image for f in frames])
 
 

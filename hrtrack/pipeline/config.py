@@ -7,12 +7,26 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Faster R-CNN person detector (ignored when a detection file is given)."""
+    """The person detector: a torchvision detector (`hrtrack.models.detector.DETECTOR_ARCHS`) or, when a
+    detection file is given, that file.
+
+    `min_size` / `max_size` are the input-size policy passed to torchvision's
+    transform (null: the detector's own; docs/deployment.md gives the speed and
+    recall trade-off). `every` K runs the detector on every K-th frame only (1:
+    every frame), flow propagation carrying the boxes in between; `adaptive` also
+    runs it on the frame after one where tracking lost a person (docs/deployment.md).
+    `engine` runs the backbone: "torch", or "onnxruntime" / "openvino" on the CPU.
+    """
 
     model: str = "fasterrcnn_resnet50_fpn"
     score_threshold: float = 0.5
     max_detections: int = 100
     batch: int = 4
+    min_size: int | None = None
+    max_size: int | None = None
+    every: int = 1
+    adaptive: bool = False
+    engine: str = "torch"
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,14 @@ class EstimatorConfig:
 
 @dataclass(frozen=True)
 class TrackingConfig:
-    """Association: similarity name, matcher name, threshold, Q frames, max age."""
+    """Association: similarity name, matcher name, threshold, Q frames, max age.
+
+    Re-identification (off by default; docs/tracking.md): with `reid`, a lost
+    track stays dormant for `reid_seconds` and a person who would start a new
+    track takes its id back when their appearance similarity exceeds
+    `reid_threshold` (0..1) and they are within one person size plus `reid_gate`
+    sizes per second of absence of where it was last seen.
+    """
 
     similarity: str = "oks"
     matcher: str = "greedy"
@@ -58,6 +79,10 @@ class TrackingConfig:
     q_frames: int = 1
     max_age: int = 1
     use_flow: bool = True
+    reid: bool = False
+    reid_seconds: float = 1.0
+    reid_threshold: float = 0.5
+    reid_gate: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +95,29 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class PostprocessConfig:
+    """Post-processing of the tracked poses before they are written; all off by default (docs/tracking.md).
+
+    Files and folders: gaps of up to `interpolate_gap` frames inside a track are
+    filled (scores times `interpolate_decay` per frame from the nearer end), and
+    `smoother` "savgol" smooths joints over `window` frames (odd) with a
+    confidence-weighted polynomial of `order`, both seeing the future (output lags
+    by interpolate_gap + window // 2 frames); "one_euro" runs the online One Euro
+    filter (`min_cutoff` Hz, `beta` per px/s, `d_cutoff` Hz). Live sources (camera,
+    stream) get the One Euro filter whenever `smoother` is not "none", and no gap filling.
+    """
+
+    interpolate_gap: int = 0
+    interpolate_decay: float = 0.9
+    smoother: str = "none"
+    window: int = 9
+    order: int = 2
+    min_cutoff: float = 1.0
+    beta: float = 0.007
+    d_cutoff: float = 1.0
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
@@ -77,3 +125,4 @@ class PipelineConfig:
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)

@@ -1,4 +1,4 @@
-"""Result sinks: PoseTrack 2017 / 2018 / 21 JSON, COCO keypoint results, rendered video.
+"""Result sinks: PoseTrack 2017 / 2018 / 21 JSON, COCO keypoint results, per-joint CSV, rendered video.
 
 Each sink takes `(frame, tracked poses)` one frame at a time, streams it to a
 temporary file (memory stays flat on long videos) and moves the file into place
@@ -17,6 +17,7 @@ import numpy as np
 
 from ..formats.posetrack import FORMATS as POSETRACK_FORMATS
 from ..formats.posetrack import PoseTrackFrame, PoseTrackWriter
+from ..formats.track_csv import TrackCsvWriter
 from ..errors import HrtrackError
 from ..fileio import AtomicWrite
 from ..skeleton import POSETRACK, Layout, joint_map
@@ -147,8 +148,30 @@ class CocoResultsSink:
         self._output.discard()
 
 
+class CsvSink:
+    """Per-person time series: one CSV row per frame, track and emitted joint, plus a per-track
+    summary beside it (`hrtrack.formats.track_csv`). Joints are named by `layout`; frames by their index."""
+
+    def __init__(self, path: str | Path, layout: Layout, joint_threshold: float):
+        self.path = Path(path)
+        check_output_folder(self.path)
+        self.joint_threshold = joint_threshold
+        self._writer = TrackCsvWriter(self.path, layout.joint_names)
+
+    def add(self, frame: Frame, poses: Poses) -> None:
+        self._writer.add(frame.index, poses, poses.joints_above(self.joint_threshold))
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def abort(self) -> None:
+        self._writer.abort()
+
+
 class VideoSink:
     """A rendered .mp4 of the frames with skeletons, boxes and track ids coloured per track."""
+
+    needs_image = True
 
     def __init__(self, path: str | Path, fps: float, layout: Layout, joint_threshold: float):
         self.path = Path(path)

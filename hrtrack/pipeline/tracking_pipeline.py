@@ -115,9 +115,9 @@ class FlowTrackPipeline:
             poses = poses.take(np.sort(keep))
         t = timer.add("oks-nms", t)
         if self.use_flow_in_association:
-            tracked = self.tracker(poses, moved, flow)
+            tracked = self.tracker(poses, moved, flow, frame=frame_bgr)
         else:
-            tracked = self.tracker(poses, previous, None)
+            tracked = self.tracker(poses, previous, None, frame=frame_bgr)
         timer.add("associate", t)
         timer.frames += 1
         self._prev_frame = frame_bgr

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..skeleton import COCO, MPII, POSETRACK
+from ..skeleton import COCO, MPII, POSETRACK, PT17_TO_PT18
 
 # The generator's own joint list: COCO's 17, then PoseTrack's head joints and the
 # two MPII joints COCO lacks, so every file layout is an exact subset.
@@ -31,6 +31,8 @@ TO_COCO = np.array([_P[n] for n in COCO.joint_names], np.int64)
 # PoseTrack never labels ears: its ear slots read the COCO ears and `SyntheticFrame.keypoints` unlabels them.
 TO_POSETRACK = np.array([_P[n] for n in POSETRACK.joint_names], np.int64)
 TO_MPII = np.array([_P[_MPII_ALIASES.get(n, n)] for n in MPII.joint_names], np.int64)
+# Joints PoseTrack annotates (its 15), as indices into the synthetic joint list.
+POSETRACK_EVALUATED = TO_POSETRACK[np.sort(PT17_TO_PT18)]
 
 ACTIONS = ("stand", "walk", "run", "wave")
 STAND, WALK, RUN, WAVE = range(len(ACTIONS))
@@ -79,6 +81,22 @@ class Bodies:
 
     def take(self, index) -> "Bodies":
         return Bodies(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+    def concat(self, other: "Bodies") -> "Bodies":
+        """These people, then `other`'s."""
+        return Bodies(*(np.concatenate([getattr(self, f), getattr(other, f)]) for f in self.__dataclass_fields__))
+
+    def dress_alike(self, teams: list[np.ndarray]) -> "Bodies":
+        """Each team (people indices) in its first member's clothes and build; faces (skin, hair) stay their own."""
+        values = {f: getattr(self, f).copy() for f in self.__dataclass_fields__}
+        for team in teams:
+            for f in _TEAM_FIELDS:
+                values[f][team] = values[f][team[0]]
+        return Bodies(**values)
+
+
+# What a team kit and a shared build make the same: everything but the face.
+_TEAM_FIELDS = tuple(f for f in Bodies.__dataclass_fields__ if f not in ("skin", "hair"))
 
 
 # Palettes written as RGB (readable) and flipped to BGR.

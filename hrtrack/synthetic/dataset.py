@@ -40,6 +40,7 @@ from ..formats.mpii import MpiiAnnotations, write_mpii_json
 from ..geometry import PIXEL_STD
 from ..formats.posetrack import (PoseTrackFrame, PoseTrackSequence, posetrack21_people, write_posetrack17,
                                  write_posetrack18, write_posetrack21)
+from .difficulty import Difficulty
 from .script import check_clip_options
 from .video import POSETRACK_EVALUATED, SyntheticFrame, SyntheticVideo
 
@@ -48,21 +49,26 @@ SPLIT_BASE = {"train": 0, "val": 10000, "test": 20000}
 MAX_VIDEOS = 10000
 # PoseTrack21 person ids, unique over the dataset: video number x this + track id (track ids < MAX_PEOPLE).
 PERSON_ID_STRIDE = 1000
+# Third key of a clip's missed-run generator ([seed, number, key]); its detector's own is 1.
+RUNS_KEY = 3
 
 
 def simulate_detections(truth: SyntheticFrame, frame_size: tuple[int, int], rng: np.random.Generator, *,
-                        miss: float, jitter: float, false_positives: float) -> Boxes:
+                        miss: float, jitter: float, false_positives: float, drop: np.ndarray | None = None) -> Boxes:
     """A detector's person boxes for one frame, derived from its ground truth.
 
-    Each true box is dropped with probability `miss`; each side moves by
-    N(0, jitter * box width or height); the score grows with the share of the
-    person's joints in view and with its size (about 0.35..0.95, plus noise);
-    Poisson(`false_positives`) person-shaped boxes with mostly low scores are added.
-    Boxes are clipped to the frame and sorted by decreasing score.
+    Each true box is dropped with probability `miss`, and always where `drop` (N,)
+    bool is set; each side moves by N(0, jitter * box width or height); the score
+    grows with the share of the person's joints in view and with its size (about
+    0.35..0.95, plus noise); Poisson(`false_positives`) person-shaped boxes with
+    mostly low scores are added. Boxes are clipped to the frame and sorted by
+    decreasing score. `drop` takes nothing from `rng`: the same draws either way.
     """
     w, h = frame_size
     n = len(truth)
     keep = rng.random(n) >= miss
+    if drop is not None:
+        keep &= ~drop
     boxes = truth.boxes.astype(np.float64)
     size = boxes[:, 2:] - boxes[:, :2]
     moved = boxes + rng.normal(0.0, 1.0, (n, 4)) * jitter * np.tile(size, 2)
@@ -84,6 +90,53 @@ def simulate_detections(truth: SyntheticFrame, frame_size: tuple[int, int], rng:
     return Boxes(np.round(out[order], 2), np.round(all_scores[order], 4))
 
 
+class SimulatedDetector:
+    """The simulated detector of one clip, frame after frame: `simulate_detections` plus missed runs.
+
+    A missed run makes the detector miss one person `run_length` frames in a row
+    (frames of the clip, present or not), as a real detector loses someone in an
+    odd pose or in blur for a while; each present person not already in a run
+    starts one with probability `run_rate` a frame, drawn from `run_rng`. Frames
+    must come in order. With run_length 0 nothing is drawn from `run_rng` and the
+    boxes are exactly `simulate_detections`'.
+    """
+
+    def __init__(self, frame_size: tuple[int, int], rng: np.random.Generator, *, miss: float, jitter: float,
+                 false_positives: float, run_length: int = 0, run_rate: float = 0.0,
+                 run_rng: np.random.Generator | None = None) -> None:
+        if run_length and run_rng is None:
+            raise ValueError("missed runs need their own generator (run_rng)")
+        self.frame_size, self.rng, self.run_rng = frame_size, rng, run_rng
+        self.miss, self.jitter, self.false_positives = miss, jitter, false_positives
+        self.run_length, self.run_rate = run_length, run_rate
+        self._missed_until: dict[int, int] = {}  # track id -> first frame detected again
+        self._last = -1
+
+    @classmethod
+    def for_clip(cls, seed: int, video: SyntheticVideo, difficulty: Difficulty | None = None) -> "SimulatedDetector":
+        """The detector `hrtrack synth` runs on `video`: generators [seed, number, 1] and [seed, number, 3]."""
+        d = difficulty or Difficulty()
+        return cls(video.script.frame_size, np.random.default_rng([int(seed), video.number, 1]), miss=d.det_miss,
+                   jitter=d.det_jitter, false_positives=d.det_fp, run_length=d.det_run_length,
+                   run_rate=d.det_run_rate, run_rng=np.random.default_rng([int(seed), video.number, RUNS_KEY]))
+
+    def __call__(self, truth: SyntheticFrame) -> Boxes:
+        """Person boxes of `truth`'s frame (the frame after the previous call's)."""
+        if truth.index <= self._last:
+            raise ValueError(f"frames must come in order: frame {truth.index} after {self._last}")
+        self._last = truth.index
+        drop = None
+        if self.run_length:
+            t = truth.index
+            running = np.array([self._missed_until.get(int(i), 0) > t for i in truth.track_ids], bool)
+            starts = (self.run_rng.random(len(truth)) < self.run_rate) & ~running
+            for i in truth.track_ids[starts]:
+                self._missed_until[int(i)] = t + self.run_length
+            drop = running | starts
+        return simulate_detections(truth, self.frame_size, self.rng, miss=self.miss, jitter=self.jitter,
+                                   false_positives=self.false_positives, drop=drop)
+
+
 @dataclass(frozen=True)
 class DatasetSummary:
     """What `generate_dataset` wrote: the root and, per split, its sequence names."""
@@ -95,31 +148,34 @@ class DatasetSummary:
     people: int
 
 
-def _check_options(videos: int, splits: Sequence[str], det_miss: float, det_jitter: float, det_fp: float) -> None:
+def _check_options(videos: int, splits: Sequence[str]) -> None:
     if not 1 <= videos <= MAX_VIDEOS:
         raise HrtrackError(f"videos must be in 1..{MAX_VIDEOS} per split, got {videos}")
     unknown = [s for s in splits if s not in SPLIT_BASE]
     if unknown or not splits or len(set(splits)) != len(splits):
         raise HrtrackError(f"splits must be distinct names among {', '.join(SPLIT_BASE)}, got {list(splits)}")
-    if not 0.0 <= det_miss <= 1.0:
-        raise HrtrackError(f"det-miss must be a probability in [0, 1], got {det_miss}")
-    if det_jitter < 0 or det_fp < 0:
-        raise HrtrackError(f"det-jitter and det-fp must be non-negative, got {det_jitter} and {det_fp}")
 
 
 def generate_dataset(out: str | os.PathLike, *, videos: int = 3, frames: int = 40,
                      size: tuple[int, int] = (640, 360), people: tuple[int, int] = (2, 5),
-                     splits: Sequence[str] = ("train", "val"), seed: int = 0, det_miss: float = 0.1,
-                     det_jitter: float = 0.05, det_fp: float = 0.3, fps: float = 25.0,
-                     jpeg_quality: int = 90, progress: bool = True) -> DatasetSummary:
+                     splits: Sequence[str] = ("train", "val"), seed: int = 0, det_miss: float | None = None,
+                     det_jitter: float | None = None, det_fp: float | None = None, fps: float = 25.0,
+                     jpeg_quality: int = 90, progress: bool = True,
+                     difficulty: Difficulty | None = None) -> DatasetSummary:
     """Write a synthetic dataset of `videos` clips per split under `out` (layout in the module docstring).
 
+    difficulty: how hard the clips and detections are (None: the default);
+    det_miss, det_jitter and det_fp, where given, override its detector axes.
     Deterministic in `seed`: the same arguments give byte-identical annotation and
     detection files and identical JPEGs. Existing sequences of the same names are
-    replaced.
+    replaced. synthetic.json records the options, the difficulty included, so the
+    same clips (`SyntheticVideo`) and detections (`SimulatedDetector.for_clip`)
+    can be made again from it.
     """
-    _check_options(videos, splits, det_miss, det_jitter, det_fp)
-    check_clip_options(tuple(size), frames, tuple(people), fps)
+    _check_options(videos, splits)
+    difficulty = (difficulty or Difficulty()).with_overrides(det_miss=det_miss, det_jitter=det_jitter,
+                                                              det_fp=det_fp)
+    check_clip_options(tuple(size), frames, tuple(people), fps, difficulty)
     if not 1 <= jpeg_quality <= 100:
         raise HrtrackError(f"jpeg_quality must be in 1..100, got {jpeg_quality}")
     root = Path(out)
@@ -135,15 +191,14 @@ def generate_dataset(out: str | os.PathLike, *, videos: int = 3, frames: int = 4
             det_ids, det_boxes, det_files = [], [], []
             for v in range(videos):
                 video = SyntheticVideo(seed=seed, number=SPLIT_BASE[split] + v, split=split, size=size,
-                                       frames=frames, people=people, fps=fps)
-                det_rng = np.random.default_rng([int(seed), video.number, 1])
+                                       frames=frames, people=people, fps=fps, difficulty=difficulty)
+                detector = SimulatedDetector.for_clip(seed, video, difficulty)
                 truths = _write_clip(root, split, video, jpeg_quality, bar)
                 names[split].append(video.name)
                 for truth in truths:
                     det_ids.append(truth.image_id)
                     det_files.append(truth.image)
-                    det_boxes.append(simulate_detections(truth, video.script.frame_size, det_rng, miss=det_miss,
-                                                         jitter=det_jitter, false_positives=det_fp))
+                    det_boxes.append(detector(truth))
                 labeled = [t for t in truths if t.is_labeled]
                 coco_images += [_coco_image(t, video.script.frame_size) for t in labeled]
                 mpii_rows.append(_mpii_rows(labeled))
@@ -156,8 +211,9 @@ def generate_dataset(out: str | os.PathLike, *, videos: int = 3, frames: int = 4
             _mkdir(root / "detections")
             write_coco_detections(root / "detections" / f"{split}.json", det_ids, det_boxes, det_files)
     options = {"videos": videos, "frames": frames, "size": list(size), "people": list(people),
-               "splits": list(splits), "seed": seed, "det_miss": det_miss, "det_jitter": det_jitter,
-               "det_fp": det_fp, "fps": fps, "jpeg_quality": jpeg_quality}
+               "splits": list(splits), "seed": seed, "det_miss": difficulty.det_miss,
+               "det_jitter": difficulty.det_jitter, "det_fp": difficulty.det_fp, "fps": fps,
+               "jpeg_quality": jpeg_quality, "difficulty": difficulty.to_dict()}
     write_json_atomic(root / "synthetic.json", options, indent=2)
     return DatasetSummary(root, names, int(totals[0]), int(totals[1]), int(totals[2]))
 
@@ -182,7 +238,8 @@ def _write_clip(root: Path, split: str, video: SyntheticVideo, jpeg_quality: int
             shutil.rmtree(tmp_dir)
         tmp_dir.mkdir()
         with atomic_path(root / "videos" / split / f"{video.name}.mp4") as tmp_video:
-            writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), video.script.fps, (w, h))
+            writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), video.script.frame_rate,
+                                     (w, h))
             if not writer.isOpened():
                 raise HrtrackError(f"OpenCV cannot write an mp4v video at {tmp_video}")
             try:

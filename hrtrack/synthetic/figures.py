@@ -74,6 +74,12 @@ def _shade(colour: np.ndarray, depth: float) -> tuple[float, ...]:
     return tuple(float(v) for v in np.clip(colour * k, 0, 255))
 
 
+def _shade_all(colours: np.ndarray, depths: np.ndarray) -> list[tuple[float, ...]]:
+    """`_shade` of float32 colours (C,3) at depths (C,), in one pass (the same float32 arithmetic)."""
+    k = np.clip(1.0 - 2.2 * depths, 0.68, 1.0).astype(np.float32)
+    return [tuple(float(v) for v in row) for row in np.clip(colours * k[:, None], 0, 255)]
+
+
 def _torso_points(pts: np.ndarray, bodies: Bodies, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """3-D points (in the body frame) outlining the shirt, the waistband, the neckline + mouth.
 
@@ -126,8 +132,10 @@ def paint_figure(canvas: np.ndarray, labels: np.ndarray, label: int, points: np.
     cap_depth = 0.5 * (depth[_CAP_A] + depth[_CAP_B])
     inner = _fx(_capsule_quads(a, b, r[:, 0], r[:, 1]))
     outer = _fx(_capsule_quads(a, b, r[:, 0] + edge, r[:, 1] + edge))
-    fa, fb, ra, rb = _fx(a), _fx(b), _fx(r[:, 0]), _fx(r[:, 1])
-    ra_out, rb_out = _fx(r[:, 0] + edge), _fx(r[:, 1] + edge)
+    # Plain Python numbers for OpenCV's many small calls below (the same values, converted once).
+    fa, fb = [tuple(p) for p in _fx(a).tolist()], [tuple(p) for p in _fx(b).tolist()]
+    ra, rb = _fx(r[:, 0]).tolist(), _fx(r[:, 1]).tolist()
+    ra_out, rb_out = _fx(r[:, 0] + edge).tolist(), _fx(r[:, 1] + edge).tolist()
     shirt_hull = _fx(cv2.convexHull(shirt_xy.astype(np.float32))[:, 0])
     band_hull = _fx(cv2.convexHull(band_xy.astype(np.float32))[:, 0])
 
@@ -136,8 +144,8 @@ def paint_figure(canvas: np.ndarray, labels: np.ndarray, label: int, points: np.
 
     for c in range(len(_CAPSULES)):
         cv2.fillConvexPoly(labels, outer[c], label, cv2.LINE_8, _SHIFT)
-        cv2.circle(labels, tuple(fa[c]), int(ra_out[c]), label, -1, cv2.LINE_8, _SHIFT)
-        cv2.circle(labels, tuple(fb[c]), int(rb_out[c]), label, -1, cv2.LINE_8, _SHIFT)
+        cv2.circle(labels, fa[c], ra_out[c], label, -1, cv2.LINE_8, _SHIFT)
+        cv2.circle(labels, fb[c], rb_out[c], label, -1, cv2.LINE_8, _SHIFT)
     cv2.fillConvexPoly(labels, shirt_hull, label, cv2.LINE_8, _SHIFT)
     cv2.fillConvexPoly(labels, band_hull, label, cv2.LINE_8, _SHIFT)
     cv2.ellipse(labels, head.centre, head.axes_out, 0, 0, 360, label, -1, cv2.LINE_8, _SHIFT)
@@ -153,16 +161,18 @@ def paint_figure(canvas: np.ndarray, labels: np.ndarray, label: int, points: np.
     parts = [(float(cap_depth[c]), c) for c in range(len(_CAPSULES))]
     parts[_NECK] = (torso_depth + 1e-3, _NECK)
     parts += [(torso_depth, -1), (-1e9, -2)]
+    # Every capsule's shade at once (as `_shade` does one colour).
+    shades = _shade_all(palette[_CAP_COLOUR], np.array([p[0] for p in parts[:len(_CAPSULES)]]) - torso_depth)
     for part_depth, c in sorted(parts, key=lambda p: -p[0]):
         if c >= 0:
-            colour = _shade(palette[_CAP_COLOUR[c]], part_depth - torso_depth)
+            colour = shades[c]
             dark = tuple(v * 0.55 for v in colour)
             cv2.fillConvexPoly(canvas, outer[c], dark, cv2.LINE_AA, _SHIFT)
-            cv2.circle(canvas, tuple(fa[c]), int(ra_out[c]), dark, -1, cv2.LINE_AA, _SHIFT)
-            cv2.circle(canvas, tuple(fb[c]), int(rb_out[c]), dark, -1, cv2.LINE_AA, _SHIFT)
+            cv2.circle(canvas, fa[c], ra_out[c], dark, -1, cv2.LINE_AA, _SHIFT)
+            cv2.circle(canvas, fb[c], rb_out[c], dark, -1, cv2.LINE_AA, _SHIFT)
             cv2.fillConvexPoly(canvas, inner[c], colour, cv2.LINE_AA, _SHIFT)
-            cv2.circle(canvas, tuple(fa[c]), int(ra[c]), colour, -1, cv2.LINE_AA, _SHIFT)
-            cv2.circle(canvas, tuple(fb[c]), int(rb[c]), colour, -1, cv2.LINE_AA, _SHIFT)
+            cv2.circle(canvas, fa[c], ra[c], colour, -1, cv2.LINE_AA, _SHIFT)
+            cv2.circle(canvas, fb[c], rb[c], colour, -1, cv2.LINE_AA, _SHIFT)
         elif c == -1:
             shirt = _shade(palette[_SHIRT], 0.0)
             cv2.fillConvexPoly(canvas, shirt_hull, shirt, cv2.LINE_AA, _SHIFT)

@@ -16,6 +16,8 @@ import numpy as np
 from .body import ACTIONS, CYCLE_HZ, RUN, SPEED, WALK, Bodies
 
 MIN_SCALE, MAX_SCALE = 0.25, 1.3
+# With a speed given, movers faster than this (body heights a second) run.
+RUN_FROM = 1.1
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,13 @@ class Motion:
     yaw: np.ndarray
     phase: np.ndarray
 
+    def take(self, index) -> "Motion":
+        return Motion(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+    def concat(self, other: "Motion") -> "Motion":
+        """These people, then `other`'s (over the same frames)."""
+        return Motion(*(np.concatenate([getattr(self, f), getattr(other, f)]) for f in self.__dataclass_fields__))
+
 
 def _ramp(t: np.ndarray, start: np.ndarray, duration: np.ndarray) -> np.ndarray:
     """Smooth 0 -> 1 step (P,T) beginning at `start` (P,) and lasting `duration` (P,) frames."""
@@ -43,12 +52,16 @@ def _ramp(t: np.ndarray, start: np.ndarray, duration: np.ndarray) -> np.ndarray:
 
 
 def sample_motion(rng: np.random.Generator, bodies: Bodies, frames: int, fps: float,
-                  view: tuple[float, float], ref_height: float) -> Motion:
+                  view: tuple[float, float], ref_height: float, speed: float | None = None) -> Motion:
     """Draw paths for `bodies` over `frames` frames.
 
     view: (left, right) scene x of the camera's average view; ref_height: pixels of
     an adult at scale 1. Movers start inside the view or just outside an edge,
-    walking in; a third of them turn around once.
+    walking in; a third of them turn around once. speed: ground covered by each
+    walker or runner, scene pixels per frame at its starting depth, times its own
+    factor of 0.8-1.2 (movers faster than RUN_FROM body heights a second run, the
+    others walk, with a cadence that follows the speed); None: each action's own
+    pace. The random draws are the same whatever `speed`, so it changes only the pace.
     """
     n = len(bodies)
     t = np.arange(frames, dtype=np.float64)
@@ -76,10 +89,20 @@ def sample_motion(rng: np.random.Generator, bodies: Bodies, frames: int, fps: fl
     yaw = wrapped[:, None] + sweep[:, None] * ramp
     direction = np.cos(np.pi * ramp)  # movers slow, stop and walk back while turning
 
-    speed = SPEED[action] * rng.uniform(0.8, 1.2, n) / fps  # body heights per frame
+    spread = rng.uniform(0.8, 1.2, n)
+    scale0 = rng.uniform(0.35, 1.0, n)
+    rate = 2 * np.pi * CYCLE_HZ[action] / fps  # gait cycle, radians per frame
+    if speed is None:
+        speed = SPEED[action] * spread / fps  # body heights per frame
+    else:
+        heights = speed * spread / (scale0 * bodies.stature * ref_height)  # body heights per frame
+        action = np.where(moving, np.where(heights * fps > RUN_FROM, RUN, WALK), action)
+        # Cadence grows with the square root of speed: faster people take longer strides too.
+        natural = np.maximum(SPEED[action] / fps, 1e-9)
+        rate = 2 * np.pi * CYCLE_HZ[action] / fps * np.sqrt(np.where(moving, heights / natural, 1.0))
+        speed = np.where(moving, heights, 0.0)
     across_v = speed * np.sin(yaw0)
     toward_v = speed * np.cos(yaw0)
-    scale0 = rng.uniform(0.35, 1.0, n)
     # Approaching one body height grows the scale by about a third of itself (perspective).
     log_scale = np.cumsum(np.where(moving[:, None], toward_v[:, None] * direction / 3.0, 0.0), axis=1)
     scale = np.clip(scale0[:, None] * np.exp(log_scale - log_scale[:, :1]), MIN_SCALE, MAX_SCALE)
@@ -92,7 +115,6 @@ def sample_motion(rng: np.random.Generator, bodies: Bodies, frames: int, fps: fl
     x0 = np.where(enter, entry_x, rng.uniform(left + 0.05 * (right - left), right - 0.05 * (right - left), n))
     x = x0[:, None] + np.cumsum(step, axis=1) - step[:, :1]
 
-    rate = 2 * np.pi * CYCLE_HZ[action] / fps
     pace = np.where(moving[:, None], np.maximum(np.abs(direction), 0.3), 1.0)
     phase = rng.uniform(0, 2 * np.pi, n)[:, None] + np.cumsum(rate[:, None] * pace, axis=1)
     return Motion(action=action, amplitude=amplitude, wave_left=rng.random(n) < 0.5,

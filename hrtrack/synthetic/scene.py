@@ -73,16 +73,30 @@ class Camera:
         return np.array([self.cx[t] - self.cx[p], self.cy[t] - self.cy[p]]) * self.zoom[t]
 
 
-def sample_camera(rng: np.random.Generator, layout: SceneLayout, frames: int) -> Camera:
-    """Static, slowly panning, or fast-panning camera with a gentle zoom; the view stays on the canvas."""
-    w, h = layout.frame_size
+@dataclass(frozen=True)
+class CameraPath:
+    """How a camera moves before it is fitted to a canvas: arrays (T,) and a tilt.
+
+    pan: horizontal offset of the view as a fraction (-1..1) of the room the canvas
+    leaves at that frame's zoom; zoom: magnification (>= 1, so the view stays on the
+    canvas); shake_x, shake_y: jitter of the view centre in canvas pixels; tilt:
+    vertical offset as a fraction of the vertical room.
+    """
+
+    pan: np.ndarray
+    zoom: np.ndarray
+    shake_x: np.ndarray
+    shake_y: np.ndarray
+    tilt: float
+
+
+def sample_camera_path(rng: np.random.Generator, frames: int) -> CameraPath:
+    """Static, slowly panning, or fast-panning camera with a gentle zoom and, when it moves, some shake."""
     t = np.arange(frames, dtype=np.float64)
     mode = rng.choice(3, p=[0.3, 0.5, 0.2])
     zoom = 1.0 + rng.uniform(0.0, 0.2) * (0.5 - 0.5 * np.cos(2 * np.pi * t / rng.uniform(60, 150)))
     if mode == 0:
         zoom = np.full(frames, zoom[0])
-    room_x = (layout.width - w / zoom) / 2
-    room_y = (layout.height - h / zoom) / 2
     if mode == 2:
         # A sweep across the canvas within the clip: fast enough to blur.
         ax = rng.uniform(0.6, 0.95) * rng.choice([-1.0, 1.0])
@@ -90,9 +104,64 @@ def sample_camera(rng: np.random.Generator, layout: SceneLayout, frames: int) ->
     else:
         px = (mode == 1) * rng.uniform(0.3, 0.9) * np.sin(2 * np.pi * t / rng.uniform(50, 120) + rng.uniform(0, 6.3))
     shake = np.convolve(rng.normal(0, 1.0, frames + 4), np.ones(5) / 5, mode="valid")[:frames]
-    cx = layout.width / 2 + np.clip(px * room_x + (mode > 0) * shake * 2, -room_x, room_x)
-    cy = layout.height / 2 + np.clip(rng.uniform(-0.3, 0.3) * room_y + (mode > 0) * shake, -room_y, room_y)
+    return CameraPath(pan=px, zoom=zoom, shake_x=(mode > 0) * shake * 2, shake_y=(mode > 0) * shake,
+                      tilt=float(rng.uniform(-0.3, 0.3)))
+
+
+def place_camera(layout: SceneLayout, path: CameraPath) -> Camera:
+    """The camera of `path` over the canvas of `layout`: the view never leaves the canvas."""
+    w, h = layout.frame_size
+    zoom = path.zoom
+    room_x = (layout.width - w / zoom) / 2
+    room_y = (layout.height - h / zoom) / 2
+    cx = layout.width / 2 + np.clip(path.pan * room_x + path.shake_x, -room_x, room_x)
+    cy = layout.height / 2 + np.clip(path.tilt * room_y + path.shake_y, -room_y, room_y)
     return Camera(cx=cx, cy=cy, zoom=zoom, frame_size=(w, h))
+
+
+def sample_camera(rng: np.random.Generator, layout: SceneLayout, frames: int) -> Camera:
+    """Static, slowly panning, or fast-panning camera with a gentle zoom; the view stays on the canvas."""
+    return place_camera(layout, sample_camera_path(rng, frames))
+
+
+MAX_ZOOM = 1.5  # a zooming camera (`steer_camera`) moves between 1x and this
+
+
+def steer_camera(path: CameraPath, layout: SceneLayout, rng: np.random.Generator, *, pan: float | None,
+                 zoom_rate: float | None, shake: float | None) -> CameraPath:
+    """`path` with the motions that are given replaced (None keeps the path's own).
+
+    pan: mean image speed (px/frame at zoom 1) of a camera sweeping back and forth
+    across the canvas; zoom_rate: mean relative change of the zoom per frame, in
+    and out between 1x and MAX_ZOOM; shake: std (image px) of the view's
+    frame-to-frame jitter along each axis. `rng` draws the phases and the jitter.
+    """
+    frames = len(path.zoom)
+    t = np.arange(frames, dtype=np.float64)
+    zoom, shake_x, shake_y, pan_frac = path.zoom, path.shake_x, path.shake_y, path.pan
+    if zoom_rate is not None:
+        # log zoom = L (1 - cos) / 2 moves on average 2 L / period a frame; rate 0 holds the zoom at 1.
+        span = np.log(MAX_ZOOM)
+        rate = np.log1p(zoom_rate)
+        phase = rng.uniform(0, 2 * np.pi) if rate > 0 else 0.0
+        zoom = np.exp(span * (0.5 - 0.5 * np.cos(2 * np.pi * t * rate / (2 * span) + phase)))
+    if shake is not None:
+        # Independent offsets of std s / sqrt(2) make frame-to-frame steps of std s.
+        sigma = shake / np.sqrt(2) / zoom
+        shake_x, shake_y = sigma * rng.standard_normal(frames), sigma * rng.standard_normal(frames)
+    if pan is not None:
+        w = layout.frame_size[0]
+        room = (layout.width - w / zoom) / 2
+        # The sweep spans the room at zoom 1 (a zoomed-in view would otherwise swing away from the people),
+        # less room for the shake, so that it is not clipped at its ends.
+        wide = (layout.width - w) / 2
+        amplitude = max(wide - 3 * float(np.abs(shake_x).std()), 0.5 * wide)
+        speed = pan / float(zoom.mean())  # canvas px/frame
+        phase = rng.uniform(0, 2 * np.pi)
+        # A sine of amplitude A and period P moves on average 4 A / P a frame.
+        offset = amplitude * np.sin(2 * np.pi * t * speed / (4 * amplitude) + phase)
+        pan_frac = offset / room
+    return CameraPath(pan=pan_frac, zoom=zoom, shake_x=shake_x, shake_y=shake_y, tilt=path.tilt)
 
 
 @dataclass(frozen=True)

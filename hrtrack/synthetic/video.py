@@ -19,17 +19,16 @@ import cv2
 import numpy as np
 
 from ..errors import HrtrackError
-from ..skeleton import POSETRACK, PT17_TO_PT18
+from ..skeleton import POSETRACK
 from ..formats.posetrack import PT18_IMAGE_ID_BASE, PoseTrackFrame, PoseTrackSequence
-from .body import (NUM_SYNTH_JOINTS, POINT_NAMES, TO_COCO, TO_MPII, TO_POSETRACK, body_points, cycle_angles,
-                   project, self_visible)
+from .body import (NUM_SYNTH_JOINTS, POINT_NAMES, POSETRACK_EVALUATED, TO_COCO, TO_MPII, TO_POSETRACK, body_points,
+                   cycle_angles, project, self_visible)
+from .difficulty import Difficulty
 from .figures import paint_figure
 from .scene import apply_effects, paint_object, render_background
 from .script import MAX_PEOPLE, VideoScript, labeled_frames, sample_script
 
 _LAYOUT_INDEX = {"coco": TO_COCO, "posetrack": TO_POSETRACK, "mpii": TO_MPII}
-# Joints PoseTrack annotates (its 15), as indices into the synthetic joint list.
-POSETRACK_EVALUATED = TO_POSETRACK[np.sort(PT17_TO_PT18)]
 _HEAD_CENTER = POINT_NAMES.index("head_center")
 @dataclass(frozen=True)
 class SyntheticFrame:
@@ -87,14 +86,16 @@ class SyntheticVideo:
 
     number: the clip's video number (its PoseTrack vid_id and image ids); name and
     image paths follow the PoseTrack release ("images/<split>/<name>/000000.jpg").
-    The clip is sampled from `np.random.default_rng([seed, number])`.
+    The clip is sampled from `np.random.default_rng([seed, number])`; `difficulty`
+    hardens it (None: the default). A decimated clip's frame t is frame
+    t x decimation of the same clip undecimated (its motion, camera, lighting and noise).
     """
 
     def __init__(self, *, seed: int = 0, number: int = 0, split: str = "val",
                  size: tuple[int, int] = (640, 360), frames: int = 60, people: tuple[int, int] = (2, 5),
-                 fps: float = 25.0) -> None:
+                 fps: float = 25.0, difficulty: Difficulty | None = None) -> None:
         rng = np.random.default_rng([int(seed), int(number)])
-        self._setup(sample_script(rng, tuple(size), frames, tuple(people), fps), number, split)
+        self._setup(sample_script(rng, tuple(size), frames, tuple(people), fps, difficulty), number, split)
 
     @classmethod
     def from_script(cls, script: VideoScript, *, number: int = 0, split: str = "val") -> "SyntheticVideo":
@@ -141,32 +142,36 @@ class SyntheticVideo:
         if not 0 <= t < s.frames:
             raise IndexError(f"frame {t} outside 0..{s.frames - 1}")
         w, h = s.frame_size
-        m = s.camera.matrix(t)
+        u = t * s.decimation  # the motion frame shown
+        m = s.camera.matrix(u)
         zoom = m[0, 0]
         frame = _warp(self.background, m, (w, h))
         labels = np.zeros((h, w), np.uint8)
 
         mo, bodies = s.motion, s.bodies
-        scale = mo.scale[:, t]
-        yaw = mo.yaw[:, t]
-        angles = cycle_angles(mo.action, mo.phase[:, t], mo.amplitude, mo.wave_left)
+        scale = mo.scale[:, u]
+        yaw = mo.yaw[:, u]
+        angles = cycle_angles(mo.action, mo.phase[:, u], mo.amplitude, mo.wave_left)
         points = body_points(bodies, angles)
         offsets, depth = project(points, yaw)
         height = scale * bodies.stature * s.layout.ref_height * zoom
-        ground = np.stack([mo.x[:, t], s.layout.ground_y(scale)], axis=1) @ m[:, :2].T + m[:, 2]
+        ground = np.stack([mo.x[:, u], s.layout.ground_y(scale)], axis=1) @ m[:, :2].T + m[:, 2]
         origin = ground - np.stack([np.zeros_like(height), bodies.hip_height * height], axis=1)
         xy = origin[:, None, :] + height[:, None, None] * offsets
 
-        # Far to near: people and objects by depth scale (objects first on ties).
+        # Far to near: people and objects by depth scale (objects first on ties). People wholly outside
+        # the frame (shapes reach at most ~0.1 body heights past their points) would paint nothing.
+        reach = 0.3 * height[:, None] + 4
+        in_frame = ((xy.max(axis=1) + reach >= 0) & (xy.min(axis=1) - reach <= [w - 1, h - 1])).all(axis=1)
         items = [(float(o.scale), 0, k) for k, o in enumerate(s.objects)]
-        items += [(float(scale[p]), 1, p) for p in range(len(bodies))]
+        items += [(float(scale[p]), 1, int(p)) for p in np.flatnonzero(in_frame)]
         for _, is_person, k in sorted(items):
             if is_person:
                 paint_figure(frame, labels, k + 1, points[k], float(yaw[k]), origin[k], float(height[k]), bodies, k)
             else:
                 paint_object(frame, labels, s.objects[k], m)
-        offset = np.random.default_rng([s.seed, 2, t]).integers(0, 32, 2)
-        frame = apply_effects(frame, s.effects, s.camera, t, self._noise, (int(offset[0]), int(offset[1])))
+        offset = np.random.default_rng([s.seed, 2, u]).integers(0, 32, 2)
+        frame = apply_effects(frame, s.effects, s.camera, u, self._noise, (int(offset[0]), int(offset[1])))
         return frame, self._truth(t, xy, depth, yaw, height, labels, m)
 
     def _truth(self, t: int, xy: np.ndarray, depth: np.ndarray, yaw: np.ndarray, height: np.ndarray,
@@ -179,7 +184,10 @@ class SyntheticVideo:
         own = labels[px[..., 1], px[..., 0]] == (np.arange(len(joints)) + 1)[:, None]
         seen = self_visible(depth, yaw, s.bodies)[:, :NUM_SYNTH_JOINTS]
         labeled = inside & own & seen
-        present = np.flatnonzero(labeled[:, POSETRACK_EVALUATED].any(axis=1))
+        counts = labeled[:, POSETRACK_EVALUATED].sum(axis=1)
+        present = np.flatnonzero(counts)
+        if s.joints_first:
+            present = present[np.argsort(-counts[present], kind="stable")]
 
         boxes = np.zeros((len(present), 4), np.float32)
         areas = np.zeros(len(present), np.float32)

@@ -7,6 +7,10 @@ flow). The similarity of each current pose to a track is the best over that
 track's last `q_frames` appearances; matched poses inherit the track id,
 unmatched ones start new tracks; a track that goes `max_age` frames without a
 match ends. Ids come from a per-instance counter and never repeat within a video.
+With a `ReIdentifier` (off by default), poses that would start a new track (or
+that started one too recently to have a look of their own) are first offered to
+the tracks lost in the last few seconds, by appearance and place
+(`hrtrack.tracking.reid`): a match takes the lost track's id back.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from ..skeleton import COCO_SIGMAS
 from ..structures import Poses
 from .matching import MATCHERS
 from .propagate import warp_poses
+from .reid import ReIdentifier
 from .similarity import SIMILARITIES
 
 
@@ -43,6 +48,8 @@ class FlowTracker:
         min_joint_score: joints scoring at or below this in either pose are
             ignored by the OKS similarity (0 counts every joint with a positive
             heatmap peak, as FlowTrack does).
+        reid: a re-identifier of lost tracks, owned by this tracker alone (None:
+            off, as in FlowTrack); each call then needs the frame.
     """
 
     def __init__(
@@ -55,6 +62,7 @@ class FlowTracker:
         matcher: str = "greedy",
         sigmas: np.ndarray = COCO_SIGMAS,
         min_joint_score: float = 0.0,
+        reid: ReIdentifier | None = None,
     ) -> None:
         if similarity not in SIMILARITIES:
             raise HrtrackError(f"unknown similarity {similarity!r}; known: {', '.join(SIMILARITIES)}")
@@ -79,6 +87,12 @@ class FlowTracker:
         self.min_joint_score = float(min_joint_score)
         self._similarity = SIMILARITIES[similarity]
         self._match = MATCHERS[matcher]
+        if reid is not None:
+            # Two trackers sharing one pool would hand each other's ids out.
+            if reid.owner is not None and reid.owner is not self:
+                raise HrtrackError("this ReIdentifier already serves another tracker: build one per tracker")
+            reid.owner = self
+        self.reid = reid
         self.reset()
 
     def reset(self) -> None:
@@ -89,8 +103,11 @@ class FlowTracker:
         # max_age > 1), in the previous frame's coordinates, and the frame each was seen at.
         self._older = Poses.empty(len(self.sigmas))
         self._older_frames = np.zeros(0, np.int64)
+        if self.reid is not None:
+            self.reid.reset()
 
-    def __call__(self, poses: Poses, previous: Poses, flow: np.ndarray | None) -> Poses:
+    def __call__(self, poses: Poses, previous: Poses, flow: np.ndarray | None,
+                 frame: np.ndarray | None = None) -> Poses:
         """Assign track ids to one frame's poses.
 
         Args:
@@ -100,6 +117,8 @@ class FlowTracker:
             flow: (H,W,2) displacement from the previous frame to this one, used
                 to move the older appearances kept for `q_frames`/`max_age`; None
                 leaves them where they were (no motion estimate).
+            frame: the frame itself (H,W,3 uint8 BGR), which re-identification
+                describes people from (unused without re-identification).
 
         Returns:
             The same poses with `track_ids` set.
@@ -122,10 +141,17 @@ class FlowTracker:
             np.maximum.at(best, column, sim.T)  # best appearance per track
             rows, cols = self._match(best.T, self.threshold)
             ids[rows] = track_ids[cols]
+        if self.reid is not None:
+            if frame is None:
+                raise HrtrackError("re-identification needs the frame: call the tracker with frame=")
+            appearance = self.reid.describe(frame, poses)
+            ids = self.reid.recall(self._frame, ids, appearance, poses.boxes, flow)
         new = ids < 0
         ids[new] = np.arange(self._next_id, self._next_id + new.sum())
         self._next_id += int(new.sum())
         tracked = poses.with_track_ids(ids)
+        if self.reid is not None:
+            self.reid.observe(self._frame, ids, appearance, poses.boxes)
 
         self._remember(memory, memory_frames, tracked)
         self._frame += 1
