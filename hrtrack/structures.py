@@ -124,3 +124,15 @@ class Poses:
             return Poses.empty(num_joints)
         return Poses(*(np.concatenate([getattr(p, f) for p in parts]) for f in
                        ("keypoints", "keypoint_scores", "scores", "boxes", "track_ids", "interpolated")))
+
+
+def rows_of(ids: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each id of `ids`, its row in `reference` (ids unique there) and whether it is there at all.
+
+    Where an id is not found its row is some other row (0 when `reference` is empty): mask it with `found`.
+    """
+    if not len(reference):
+        return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+    order = np.argsort(reference, kind="stable")
+    rows = order[np.minimum(np.searchsorted(reference[order], ids), len(reference) - 1)]
+    return rows, reference[rows] == ids

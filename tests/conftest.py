@@ -149,6 +149,14 @@ def instant_hrnet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
 
 
 @pytest.fixture
+def torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty torchvision cache ($TORCH_HOME) in tmp_path: detector weights are found only where a test puts them."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("TORCH_HUB", raising=False)
+    return tmp_path / "torch"
+
+
+@pytest.fixture
 def one_thread():
     """One torch thread for the test: on a shared 2-core machine, oversubscribed threads make tiny
     convolutions an order of magnitude slower."""

@@ -8,23 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from hrtrack.cli import main
-from hrtrack.config import dump_config
 from hrtrack.errors import HrtrackError
 from hrtrack.formats.posetrack import sequence_files
 from hrtrack.formats.track_csv import COLUMNS, SUMMARY_COLUMNS, TrackCsvWriter, summary_path
-from hrtrack.models import build_pose_model
-from hrtrack.models.factory import ModelConfig
 from hrtrack.pipeline.postprocess import PostProcess
 from hrtrack.pipeline.sinks import CsvSink
 from hrtrack.pipeline.sources import Frame
 from hrtrack.skeleton import COCO, POSETRACK
 from hrtrack.structures import Poses
 
-TINY = ModelConfig(width=8, num_joints=17, layout="posetrack", input_size=(64, 64), heatmap_size=(16, 16),
-                   sigma=2.0, stage_modules=(1, 1, 1), blocks_per_branch=1, stage1_blocks=1)
 IMAGE = np.zeros((4, 4, 3), np.uint8)
 
 
@@ -81,12 +75,9 @@ def test_abort_leaves_no_file_and_keeps_the_previous_one(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> dict:
-    folder = tmp_path_factory.mktemp("tiny")
-    torch.manual_seed(0)
-    torch.save(build_pose_model(TINY).state_dict(), folder / "tiny.pth")
-    dump_config(TINY, folder / "tiny.yaml")
-    return {"weights": folder / "tiny.pth", "yaml": folder / "tiny.yaml"}
+def tiny(instant_hrnet) -> dict:
+    weights, model_yaml = instant_hrnet
+    return {"weights": weights, "yaml": model_yaml}
 
 
 def test_a_run_failing_midway_leaves_no_csv(tmp_path, tiny, one_thread):

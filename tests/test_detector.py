@@ -17,13 +17,6 @@ V1_FILE = "fasterrcnn_resnet50_fpn_coco-258fb6c6.pth"
 V2_FILE = "fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth"
 
 
-@pytest.fixture
-def torch_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.delenv("TORCH_HUB", raising=False)
-    return tmp_path / "torch"
-
-
 def _frame() -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
 

@@ -28,13 +28,6 @@ HEAVY = {"fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "retinanet_res
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture
-def torch_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.delenv("TORCH_HUB", raising=False)
-    return tmp_path / "torch"
-
-
 def _arch_params():
     return [pytest.param(a, marks=pytest.mark.slow) if a in HEAVY else a for a in OFFICIAL_FILES]
 

@@ -18,13 +18,6 @@ PLAIN = frozenset({"sse2", "avx2"})
 MOBILENET_FILE = "fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth"
 
 
-@pytest.fixture
-def torch_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.delenv("TORCH_HUB", raising=False)
-    return tmp_path / "torch"
-
-
 def _cfg(*overrides: str) -> PipelineConfig:
     return load_config(PipelineConfig, "cpu_w32_256x192", "pipeline", list(overrides))
 

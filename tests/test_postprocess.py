@@ -17,9 +17,9 @@ from hrtrack.config import load_config
 from hrtrack.errors import HrtrackError
 from hrtrack.pipeline.build import build_postprocess, check_postprocess_config
 from hrtrack.pipeline.config import PipelineConfig, PostprocessConfig
-from hrtrack.pipeline.postprocess import OneEuroPoses, PostProcess, rows_of
+from hrtrack.pipeline.postprocess import OneEuroPoses, PostProcess
 from hrtrack.pipeline.sources import Frame
-from hrtrack.structures import Poses
+from hrtrack.structures import Poses, rows_of
 from hrtrack.tracking.interpolation import interpolate_poses
 from hrtrack.tracking.smoothing import one_euro_alpha, one_euro_step, weighted_savgol
 

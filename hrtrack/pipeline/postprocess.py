@@ -20,24 +20,12 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import HrtrackError
-from ..structures import Poses
+from ..structures import Poses, rows_of
 from ..tracking.interpolation import interpolate_poses
 from ..tracking.smoothing import check_one_euro, one_euro_step, weighted_savgol
 from .sources import Frame
 
 _NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
-
-
-def rows_of(ids: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each id of `ids`, its row in `reference` (ids unique there) and whether it is there at all.
-
-    Where an id is not found its row is some other row (0 when `reference` is empty): mask it with `found`.
-    """
-    if not len(reference):
-        return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
-    order = np.argsort(reference, kind="stable")
-    rows = order[np.minimum(np.searchsorted(reference[order], ids), len(reference) - 1)]
-    return rows, reference[rows] == ids
 
 
 class OneEuroPoses:

@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from ..errors import HrtrackError
-from ..structures import Poses
+from ..structures import Poses, rows_of
 from .appearance import Appearance, PartColours, appearance_similarity
 from .matching import hungarian_match
 from .propagate import sample_flow
@@ -156,8 +156,7 @@ class ReIdentifier:
                                             appearance.valid[fresh].sum(1) >= self.min_parts])
         seen = np.flatnonzero(known)
         if len(seen):
-            order = np.argsort(self._ids)
-            row = order[np.searchsorted(self._ids, ids[seen], sorter=order)]
+            row = rows_of(ids[seen], self._ids)[0]
             old_f, old_v = self._features[row], self._valid[row]
             new_f, new_v = appearance.features[seen], appearance.valid[seen]
             blend = (1 - self.momentum) * old_f + self.momentum * new_f
