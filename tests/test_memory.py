@@ -123,8 +123,10 @@ def in_fresh_process(call: str) -> dict:
 
 @pytest.mark.slow
 def test_rss_probe_detects_a_small_per_frame_leak():
-    # The measurement can fail: keeping 4 KiB per frame over the sampled frames shows up well above the limit.
-    assert growth_mib(in_fresh_process("m.leak(4096)")["samples"]) > 2 * LIMIT_MIB
+    # The measurement can fail: keeping 4 KiB per frame (5.9 MiB over the sampled frames) shows up well above
+    # the limit. Measured 4.99-5.03 MiB on AMD Zen 3 and in CI: the first samples stay flat while the fresh
+    # process's free heap absorbs the leak, so the fit sees about 85% of what was kept.
+    assert growth_mib(in_fresh_process("m.leak(4096)")["samples"]) > 1.5 * LIMIT_MIB
 
 
 @pytest.mark.slow
