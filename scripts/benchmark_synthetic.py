@@ -10,6 +10,9 @@ Variants (one table; mAP, MOTA, ID switches, keypoint HOTA, AssA, IDF1, jitter, 
   (f) (c) with ground-truth person boxes instead of detections (upper bound of the detector)
   (j) (c) through the synthetic_tiny_plus preset: FlowTrack plus what pays beyond the paper
   (j1), (j2), (j3) (c) with one part alone: re-identification, gap filling, smoothing
+  (k) (c) with `hrtrack track --fast`'s overlay as it applies on this CPU (hrtrack.pipeline.fast):
+      keyframe detection, no flip test, half-size flow, bf16 HRNet where the CPU has bf16; the
+      detector entries are left out (the simulated detector stands in for every detector)
 Oracle rows (no network; `hrtrack.pipeline.oracle`):
   (g) ground-truth poses through the tracker: the ceiling
   (h2), (h4) ground-truth poses with Gaussian joint noise of sigma 2 and 4 px
@@ -56,9 +59,11 @@ VARIANTS = {
     "f": ("FlowTrack, ground-truth boxes", []),
     "j": ("FlowTrack + the plus preset", []),
     # Each part alone, at the settings the plus preset would give it (measured whether or not it is in it).
-    "j1": ("FlowTrack + re-identification", ["tracking.reid=true"]),
+    "j1": ("FlowTrack + re-identification", ["tracking.reid=true", "tracking.reid_threshold=0.4"]),
     "j2": ("FlowTrack + gap filling", ["postprocess.interpolate_gap=5"]),
-    "j3": ("FlowTrack + smoothing", ["postprocess.smoother=savgol"]),
+    "j3": ("FlowTrack + smoothing", ["postprocess.smoother=savgol", "postprocess.stabilise=true"]),
+    # Its settings are `--fast`'s on this CPU (fast_overrides); bf16 only where the CPU has the instructions.
+    "k": ("FlowTrack --fast (this CPU; simulated detector)", []),
 }
 BASE, PLUS = "synthetic_tiny", "synthetic_tiny_plus"
 # Variants and oracles run through the plus preset instead of BASE.
@@ -158,69 +163,164 @@ def gt_box_detections(bed: TestBed, out: Path) -> Path:
     return out
 
 
-def oracle_run(cfg, bed: TestBed, detections: Path, out: Path, boxes: str, noise: float) -> float:
-    """Track the bed's clips with `OracleEstimator` into `out` (PoseTrack 2017 files); returns frames/s.
+@dataclass
+class Group:
+    """Rows that share everything before association: one run of flow, propagation, NMS and the estimator
+    (the network, or the oracle) feeds every member's own tracker and post-processing."""
 
-    The tracker and the post-processing are the config's, as `track-dataset` builds them.
+    configs: dict          # row key -> PipelineConfig
+    oracle: tuple | None   # (boxes, noise) of an oracle row; None: the network
+    detections: Path       # the COCO detection file the rows look frames up in
+
+
+def upstream(cfg) -> str:
+    """What a config decides before association, as a comparable string.
+
+    Association and post-processing change track ids and output poses only (the
+    pipeline propagates the same poses whatever their ids), so rows differing in
+    nothing else share one network run. Whether a flow backend is built is
+    upstream too: a row without one hands its tracker no flow. So are the track
+    ids under adaptive keyframes, which decide where the detector runs.
     """
-    import cv2
+    from hrtrack.config import to_dict
+
+    settings = to_dict(cfg)
+    tracking = settings.pop("tracking")
+    settings.pop("postprocess")
+    if cfg.detector.every > 1 and cfg.detector.adaptive:
+        settings["tracking"] = tracking
+    flow = cfg.propagation.enabled or (tracking["use_flow"] and tracking["similarity"] == "oks")
+    return json.dumps({**settings, "flow built": flow}, sort_keys=True)
+
+
+class FanOutTracker:
+    """The association stage of several rows at once, in the pipeline's place for its tracker.
+
+    The pipeline hands each frame's poses and flow once; every row's tracker
+    associates them with its own previous output, moved by the flow or not as
+    its `tracking.use_flow` says, exactly as a pipeline of its own would.
+    """
+
+    def __init__(self, trackers: dict):
+        self.trackers = trackers  # row key -> (FlowTracker, use_flow)
+        self.seconds = dict.fromkeys(trackers, 0.0)
+        self.tracked: dict = {}
+        self.reset()
+
+    def reset(self) -> None:
+        for tracker, _ in self.trackers.values():
+            tracker.reset()
+        self.tracked = {}
+
+    def __call__(self, poses, previous, flow, frame=None):
+        from hrtrack.structures import Poses
+        from hrtrack.tracking.propagate import warp_poses
+
+        for key, (tracker, use_flow) in self.trackers.items():
+            start = time.perf_counter()
+            last = self.tracked.get(key, Poses.empty(poses.num_joints))
+            if use_flow:
+                self.tracked[key] = tracker(poses, warp_poses(last, flow) if flow is not None else last, flow,
+                                            frame=frame)
+            else:
+                self.tracked[key] = tracker(poses, last, None, frame=frame)
+            self.seconds[key] += time.perf_counter() - start
+        # Every row tracks the same poses: the pipeline propagates the first row's, ids aside the same.
+        return next(iter(self.tracked.values()))
+
+
+def run_group(group: Group, bed: TestBed, model, outs: dict) -> dict:
+    """Track the bed's clips once for every row of `group`, each into `outs[key]` (PoseTrack 2017 files).
+
+    Returns {key: frames/s}, each row timed as if it ran alone: the shared
+    flow, propagation, NMS and estimator plus its own association and
+    post-processing (reading images and writing files left out). Network rows
+    see the frames as `track-dataset` does (the same source, detections and
+    post-processing); an oracle row's ground-truth boxes go straight to the
+    tracker: no propagation, no NMS can drop a true person.
+    """
     import numpy as np
 
     from hrtrack.formats.detections import read_coco_detections
+    from hrtrack.formats.posetrack import read_sequence
     from hrtrack.models.flow import build_flow
-    from hrtrack.pipeline.build import build_postprocess, build_tracker
+    from hrtrack.pipeline.build import build_keyframes, build_pipeline, build_postprocess, build_tracker
     from hrtrack.pipeline.oracle import OracleEstimator
     from hrtrack.pipeline.sinks import PoseTrackSink
-    from hrtrack.pipeline.sources import Frame
+    from hrtrack.pipeline.sources import ImageListSource
     from hrtrack.pipeline.tracking_pipeline import FlowTrackPipeline
     from hrtrack.skeleton import POSETRACK
     from hrtrack.structures import Boxes
 
-    out.mkdir(parents=True, exist_ok=True)
-    dets = read_coco_detections(detections)
-    truth_boxes = boxes == "truth"
-    frames, seconds = 0, 0.0
-    for video in bed.videos():
-        oracle = OracleEstimator(POSETRACK, noise_sigma=noise,
-                                 rng=np.random.default_rng([bed.settings.seed, video.number]))
-        # Image lists play at 30 fps, as in track-dataset.
-        tracker = build_tracker(cfg.tracking, POSETRACK, fps=30.0)
-        post = build_postprocess(cfg, num_joints=POSETRACK.num_joints, live=False, fps=30.0)
-        if post is not None:
-            post.reset(keep_images=False)
-        flow = build_flow(cfg.flow.method, scale=cfg.flow.scale, device="cpu",
-                          **({"preset": cfg.flow.preset} if cfg.flow.method == "dis" else {}))
-        # Ground-truth boxes go straight to the tracker: no propagation, no NMS can drop a true person.
+    cfgs = group.configs
+    lead = next(iter(cfgs.values()))
+    # Image lists play at 30 fps, as in track-dataset.
+    fan = FanOutTracker({k: (build_tracker(c.tracking, POSETRACK, fps=30.0), c.tracking.use_flow)
+                         for k, c in cfgs.items()})
+    truth_boxes = group.oracle is not None and group.oracle[0] == "truth"
+    if group.oracle is None:
+        pipeline = build_pipeline(lead, model.weights, device="cpu").pipeline
+    else:
+        flow = build_flow(lead.flow.method, scale=lead.flow.scale, device="cpu",
+                          **({"preset": lead.flow.preset} if lead.flow.method == "dis" else {}))
         pipeline = FlowTrackPipeline(
-            estimator=oracle, tracker=tracker, flow=flow, propagate=cfg.propagation.enabled and not truth_boxes,
-            extension=cfg.propagation.extension, propagation_min_joint_score=cfg.propagation.min_joint_score,
-            nms_iou=1.0 if truth_boxes else cfg.propagation.nms_iou,
-            oks_nms_threshold=None if truth_boxes else cfg.estimator.oks_nms_threshold,
-            person_threshold=cfg.output.person_threshold, use_flow_in_association=cfg.tracking.use_flow)
-        sink = PoseTrackSink(out / f"{video.name}.json", "posetrack17", POSETRACK, cfg.output.joint_threshold,
-                             name=video.name, vid_id=video.vid_id)
-        labels = {}  # frame -> (is_labeled, image_id), for frames the post-processing hands back later
-        for t in range(len(video)):
-            _, truth = video.render(t)
-            image = cv2.imread(str(bed.root / video.image_path(t)), cv2.IMREAD_COLOR)
-            kp, labelled = truth.keypoints("posetrack")
-            labels[t] = (truth.is_labeled, truth.image_id)
-            start = time.perf_counter()
-            oracle.set_truth(kp, labelled, truth.boxes)
+            estimator=OracleEstimator(POSETRACK), tracker=fan, flow=flow,
+            propagate=lead.propagation.enabled and not truth_boxes, extension=lead.propagation.extension,
+            propagation_min_joint_score=lead.propagation.min_joint_score,
+            nms_iou=1.0 if truth_boxes else lead.propagation.nms_iou,
+            oks_nms_threshold=None if truth_boxes else lead.estimator.oks_nms_threshold,
+            person_threshold=lead.output.person_threshold)
+    pipeline.tracker = fan
+    pipeline.use_flow_in_association = True  # hand the flow over; each row decides whether to use it
+    fan.seconds = dict.fromkeys(cfgs, 0.0)
+    dets = read_coco_detections(group.detections)
+    keyframes = build_keyframes(lead)
+    shared, own, frames = 0.0, dict.fromkeys(cfgs, 0.0), 0
+    for video in bed.videos():
+        seq = read_sequence(bed.gt_dir / f"{video.name}.json")
+        if group.oracle is not None:
+            pipeline.estimator = OracleEstimator(POSETRACK, noise_sigma=group.oracle[1],
+                                                 rng=np.random.default_rng([bed.settings.seed, video.number]))
+        pipeline.reset()
+        if keyframes is not None:
+            keyframes.reset()
+        posts, sinks = {}, {}
+        for key, cfg in cfgs.items():
+            posts[key] = build_postprocess(cfg, num_joints=POSETRACK.num_joints, live=False, fps=30.0)
+            if posts[key] is not None:
+                posts[key].reset(keep_images=False)
+            outs[key].mkdir(parents=True, exist_ok=True)
+            sinks[key] = PoseTrackSink(outs[key] / f"{video.name}.json", "posetrack17", POSETRACK,
+                                       cfg.output.joint_threshold, name=video.name, vid_id=seq.vid_id)
+        source = ImageListSource([bed.root / f.image for f in seq.frames], names=[f.image for f in seq.frames])
+        for frame, labels in zip(source, seq.frames):
+            if group.oracle is not None:
+                _, truth = video.render(frame.index)
+                kp, labelled = truth.keypoints("posetrack")
+                pipeline.estimator.set_truth(kp, labelled, truth.boxes)
             given = Boxes(truth.boxes, np.ones(len(truth), np.float32)) if truth_boxes else \
-                dets(image_id=truth.image_id)
-            poses = pipeline(image, given)
-            frame = Frame(t, truth.image, image)
-            ready = [(frame, poses)] if post is None else post.push(frame, poses)
-            if post is not None and t == len(video) - 1:
-                ready += post.flush()
-            seconds += time.perf_counter() - start
+                dets(file_name=labels.image)
+            if keyframes is not None and not keyframes.due():
+                given = Boxes.empty()
+            before = sum(fan.seconds.values())
+            start = time.perf_counter()
+            tracked = pipeline(frame.image, given)
+            if keyframes is not None:
+                keyframes.observe(tracked)
+            shared += time.perf_counter() - start - (sum(fan.seconds.values()) - before)
             frames += 1
-            for frame, done in ready:
-                is_labeled, image_id = labels.pop(frame.index)
-                sink.add(frame, done, is_labeled=is_labeled, image_id=image_id)
-        sink.close()
-    return frames / seconds
+            last = frame.index == len(seq.frames) - 1
+            for key, post in posts.items():
+                start = time.perf_counter()
+                ready = [(frame, fan.tracked[key])] if post is None else \
+                    post.push(frame, fan.tracked[key], pipeline.camera_shift) + (post.flush() if last else [])
+                own[key] += time.perf_counter() - start
+                for done, poses in ready:
+                    f = seq.frames[done.index]
+                    sinks[key].add(done, poses, is_labeled=f.is_labeled, image_id=f.image_id)
+        for sink in sinks.values():
+            sink.close()
+    return {k: frames / (shared + own[k] + fan.seconds[k]) for k in cfgs}
 
 
 def score(gt_dir: Path, pred: Path) -> dict:
@@ -239,11 +339,23 @@ def score(gt_dir: Path, pred: Path) -> dict:
             "jitter": jitter_folders(gt_dir, pred).mean, "duplicate tracks": dups}
 
 
+def fast_overrides(cfg, flags: frozenset[str] | None = None) -> tuple[list[str], str]:
+    """`--fast`'s overlay on `cfg` as it applies on this CPU (or one with `flags`) with a detector running,
+    less the detector entries (which detector, its input size and engine) that the simulated detector
+    cannot show; and the line saying what it changes."""
+    from hrtrack.pipeline.fast import plan_fast
+
+    plan = plan_fast(cfg, device="cpu", runs_detector=True, need_detector_weights=False, flags=flags)
+    kept = [o for o in plan.overrides if not o.startswith(("detector.model=", "detector.max_size=",
+                                                            "detector.engine="))]
+    notes = [n for n in plan.notes if "detector" not in n]
+    return kept, "; ".join([", ".join(kept) or "nothing", *notes])
+
+
 def run_bed(bed: TestBed, variants: list[str], model, overrides: list[str], det: dict, work: Path) -> dict:
-    """Every variant on one test bed: {variant: row}."""
+    """Every variant on one test bed: {variant: row}. Rows that differ only after the estimator share its run."""
     from hrtrack.config import load_config
     from hrtrack.pipeline.config import PipelineConfig
-    from hrtrack.pipeline.track_dataset import track_dataset
     from hrtrack.synthetic import generate_dataset
 
     work.mkdir(parents=True, exist_ok=True)
@@ -259,26 +371,34 @@ def run_bed(bed: TestBed, variants: list[str], model, overrides: list[str], det:
           f"positives a frame" + (f", missed runs of {d.det_run_length} frames" if d.det_run_length else ""),
           flush=True)
     gt_dets = gt_box_detections(bed, work / "gt_boxes.json")
+    groups: dict = {}
+    for key in variants:
+        preset = PLUS if key in ON_PLUS else BASE
+        if key in ORACLES:
+            _, boxes, noise = ORACLES[key]
+            cfg = load_config(PipelineConfig, preset, "pipeline", overrides)
+            oracle, dets = (boxes, noise), detections
+        else:
+            given = [f"estimator.model={model.model_yaml}", *VARIANTS[key][1]]
+            cfg = load_config(PipelineConfig, preset, "pipeline", [*given, *overrides])
+            if key == "k":
+                fast, line = fast_overrides(cfg)
+                cfg = load_config(PipelineConfig, preset, "pipeline", [*given, *fast, *overrides])
+                print(f"[{bed.name}] (k) --fast on this CPU: {line}", flush=True)
+            oracle, dets = None, gt_dets if key == "f" else detections
+        group = groups.setdefault((upstream(cfg), oracle, dets), Group({}, oracle, dets))
+        group.configs[key] = cfg
+    fps = {}
+    for group in groups.values():
+        fps.update(run_group(group, bed, model, {k: work / k for k in group.configs}))
     rows = {}
     for key in variants:
-        pred = work / key
-        if key in ORACLES:
-            label, boxes, noise = ORACLES[key]
-            cfg = load_config(PipelineConfig, PLUS if key in ON_PLUS else BASE, "pipeline", overrides)
-            fps = oracle_run(cfg, bed, detections, pred, boxes, noise)
-        else:
-            label, extra = VARIANTS[key]
-            cfg = load_config(PipelineConfig, PLUS if key in ON_PLUS else BASE, "pipeline",
-                              [f"estimator.model={model.model_yaml}", *extra, *overrides])
-            run = track_dataset(cfg, images_root=bed.root, annotations=bed.gt_dir, out_dir=pred,
-                                pose_weights=model.weights, detections=gt_dets if key == "f" else detections,
-                                device="cpu", progress=False)
-            fps = run.fps
-        rows[key] = {"variant": label, **score(bed.gt_dir, pred), "fps": fps}
+        label = (ORACLES.get(key) or VARIANTS[key])[0]
+        rows[key] = {"variant": label, **score(bed.gt_dir, work / key), "fps": fps[key]}
         r = rows[key]
         print(f"[{bed.name}] ({key}) {label}: mAP {r['mAP']:.1f}  MOTA {r['MOTA']:.1f}  IDsw {r['ID switches']}  "
               f"HOTA {r['HOTA']:.1f}  AssA {r['AssA']:.1f}  IDF1 {r['IDF1']:.1f}  jitter {r['jitter']:.2f}  "
-              f"dup. {'/'.join(map(str, r['duplicate tracks']))}  {fps:.1f} fps", flush=True)
+              f"dup. {'/'.join(map(str, r['duplicate tracks']))}  {r['fps']:.1f} fps", flush=True)
     return rows
 
 

@@ -1,4 +1,5 @@
-"""The opt-in `*_plus` presets and the benchmark rows that measure them (variant (j), its parts, (gj), (h4j)).
+"""The opt-in `*_plus` presets and the benchmark rows that measure them (variant (j), its parts, (gj), (h4j)),
+and the benchmark's shared network run that rows differing only after the estimator use.
 
 The paper presets must keep their behaviour: everything beyond the paper is off there, and the plus presets
 differ from their base presets only in the settings of the parts switched on, by the same values in both.
@@ -79,14 +80,20 @@ def test_plus_presets_build_what_they_switch_on(plus):
 
 def test_each_part_row_switches_on_one_part_as_the_preset_would(bench):
     base, plus = _flat(bench.BASE), _flat(bench.PLUS)
+    changed = {k for k in base if base[k] != plus[k]}
     parts = {"j1": "tracking.reid", "j2": "postprocess.interpolate_gap", "j3": "postprocess.smoother"}
+    # Each part's settings as the preset changes them: re-identification's, gap filling's, the smoother's.
+    owned = {"j1": {k for k in changed if k.startswith("tracking.reid")},
+             "j2": {k for k in changed if k.startswith("postprocess.interpolate")}}
+    owned["j3"] = changed - owned["j1"] - owned["j2"]
     for row, switch in parts.items():
         overrides = dict(o.split("=", 1) for o in bench.VARIANTS[row][1])
         assert switch in overrides
         moved = _flat_with(bench.BASE, bench.VARIANTS[row][1])
         assert {k for k in base if base[k] != moved[k]} == set(overrides)
-        # Where the preset switches the part on, the row uses the preset's values.
+        # Where the preset switches the part on, the row uses all of the preset's values for it.
         if plus[switch] != base[switch]:
+            assert set(overrides) == owned[row]
             assert all(json.dumps(moved[k]) == json.dumps(plus[k]) for k in overrides)
 
 
@@ -126,9 +133,9 @@ def test_oracle_rows_write_every_frame_through_the_post_processing(bench, tmp_pa
     bed = bench.make_bed("t", settings, hidden, tmp_path / "cache")
     runs = {}
     for name in (bench.BASE, bench.PLUS):
-        cfg = load_config(PipelineConfig, name, "pipeline")
-        fps = bench.oracle_run(cfg, bed, bed.detections, tmp_path / name, "truth", 0.0)
-        assert fps > 0
+        group = bench.Group({name: load_config(PipelineConfig, name, "pipeline")}, ("truth", 0.0), bed.detections)
+        fps = bench.run_group(group, bed, None, {name: tmp_path / name})
+        assert fps[name] > 0
         runs[name] = [read_sequence(p) for p in sorted((tmp_path / name).glob("*.json"))]
     truth = [read_sequence(p) for p in sorted(bed.gt_dir.glob("*.json"))]
     for gt, base, plus in zip(truth, runs[bench.BASE], runs[bench.PLUS]):
@@ -140,3 +147,53 @@ def test_oracle_rows_write_every_frame_through_the_post_processing(bench, tmp_pa
         assert all(len(p.track_ids) >= len(b.track_ids) for p, b in zip(plus.frames, base.frames))
         people = np.array([len(b.track_ids) for b in base.frames])
         assert people.sum() > 0
+
+
+@pytest.mark.slow
+def test_rows_sharing_one_network_run_write_what_their_own_runs_write(bench, tmp_path):
+    # The benchmark runs the network once for the rows that differ only in association and post-processing;
+    # each row's files must be byte for byte those of `track-dataset` with that row's config alone.
+    from hrtrack.demo import DemoSettings
+    from hrtrack.models.reference import reference_model
+    from hrtrack.pipeline.track_dataset import track_dataset
+    from hrtrack.synthetic import Difficulty
+
+    settings = replace(DemoSettings(), val_videos=1, frames=24, size=(320, 180), people=(3, 4))
+    bed = bench.make_bed("t", settings, Difficulty.preset("hard"), tmp_path / "cache")
+    model = reference_model()
+    # Unmoved and moved previous poses, OKS and box IoU, re-identification and post-processing; no flip
+    # test, to halve the network's time.
+    rows = ["b", "c", "e", "j"]
+    configs = {k: load_config(PipelineConfig, bench.PLUS if k in bench.ON_PLUS else bench.BASE, "pipeline",
+                              [f"estimator.model={model.model_yaml}", "estimator.flip_test=false",
+                               *bench.VARIANTS[k][1]]) for k in rows}
+    assert len({bench.upstream(c) for c in configs.values()}) == 1
+    # Without propagation the network sees other boxes: (a) cannot share the run.
+    no_flow = load_config(PipelineConfig, bench.BASE, "pipeline", bench.VARIANTS["a"][1])
+    assert bench.upstream(no_flow) != bench.upstream(configs["c"])
+    fps = bench.run_group(bench.Group(configs, None, bed.detections), bed, model,
+                          {k: tmp_path / "shared" / k for k in rows})
+    assert all(v > 0 for v in fps.values())
+    ids = {}
+    for key, cfg in configs.items():
+        alone = tmp_path / "alone" / key
+        track_dataset(cfg, images_root=bed.root, annotations=bed.gt_dir, out_dir=alone, pose_weights=model.weights,
+                      detections=bed.detections, device="cpu", progress=False)
+        for path in sorted(bed.gt_dir.glob("*.json")):
+            shared = (tmp_path / "shared" / key / path.name).read_bytes()
+            assert shared == (alone / path.name).read_bytes(), key
+            ids[key] = shared
+    # The rows are not all one: on the hard clips each association or post-processing writes other files.
+    assert len(set(ids.values())) == len(rows)
+
+
+@pytest.mark.parametrize("flags, bf16", [(frozenset(), False), (frozenset({"amx_bf16"}), True)])
+def test_fast_row_takes_the_fast_overlay_less_what_the_simulated_detector_cannot_show(bench, flags, bf16):
+    cfg = load_config(PipelineConfig, bench.BASE, "pipeline")
+    overrides, line = bench.fast_overrides(cfg, flags)
+    # Keyframes (adaptive), no flip test, half-size flow; bf16 only with the CPU's instructions.
+    expected = {"detector.every=4", "detector.adaptive=true", "estimator.flip_test=false", "flow.scale=0.5"}
+    assert set(overrides) == expected | ({"estimator.precision=bf16"} if bf16 else set())
+    assert ("no bf16 instructions" in line) != bf16
+    moved = load_config(PipelineConfig, bench.BASE, "pipeline", overrides)
+    assert moved.detector.model == cfg.detector.model and moved.detector.max_size == cfg.detector.max_size

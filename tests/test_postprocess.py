@@ -300,6 +300,7 @@ BAD = [
     ("min_cutoff", 0.0, "postprocess.min_cutoff must be a finite number > 0"),
     ("beta", -1.0, "postprocess.beta must be a finite number >= 0"),
     ("d_cutoff", math.nan, "postprocess.d_cutoff must be a finite number > 0, got nan"),
+    ("stabilise", "yes", "postprocess.stabilise must be true or false, got 'yes'"),
 ]
 
 

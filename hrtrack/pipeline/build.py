@@ -116,6 +116,8 @@ def check_postprocess_config(cfg: PostprocessConfig) -> None:
     if cfg.smoother not in SMOOTHERS:
         raise HrtrackError(f"postprocess.smoother must be one of {', '.join(SMOOTHERS)}, got {cfg.smoother!r}")
     check_postprocess(cfg.interpolate_gap, cfg.interpolate_decay, cfg.window, cfg.order)
+    if not isinstance(cfg.stabilise, bool):
+        raise HrtrackError(f"postprocess.stabilise must be true or false, got {cfg.stabilise!r}")
     check_one_euro(cfg.min_cutoff, cfg.beta, cfg.d_cutoff, 30.0, prefix="postprocess.")
 
 
@@ -142,7 +144,8 @@ def build_postprocess(cfg: PipelineConfig, *, num_joints: int, live: bool, fps: 
     if one_euro is None and window is None and gap == 0:
         return None
     return PostProcess(num_joints=num_joints, joint_threshold=cfg.output.joint_threshold, interpolate_gap=gap,
-                       interpolate_decay=post.interpolate_decay, window=window, order=post.order, one_euro=one_euro)
+                       interpolate_decay=post.interpolate_decay, window=window, order=post.order, one_euro=one_euro,
+                       stabilise=post.stabilise)
 
 
 def check_detector_config(cfg: PipelineConfig) -> None:

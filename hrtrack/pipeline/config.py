@@ -103,8 +103,9 @@ class PostprocessConfig:
     `smoother` "savgol" smooths joints over `window` frames (odd) with a
     confidence-weighted polynomial of `order`, both seeing the future (output lags
     by interpolate_gap + window // 2 frames); "one_euro" runs the online One Euro
-    filter (`min_cutoff` Hz, `beta` per px/s, `d_cutoff` Hz). Live sources (camera,
-    stream) get the One Euro filter whenever `smoother` is not "none", and no gap filling.
+    filter (`min_cutoff` Hz, `beta` per px/s, `d_cutoff` Hz). With `stabilise`, "savgol"
+    smooths relative to the camera's motion (the flow's median), which it keeps. Live sources
+    (camera, stream) get the One Euro filter whenever `smoother` is not "none", and no gap filling.
     """
 
     interpolate_gap: int = 0
@@ -112,6 +113,7 @@ class PostprocessConfig:
     smoother: str = "none"
     window: int = 9
     order: int = 2
+    stabilise: bool = False
     min_cutoff: float = 1.0
     beta: float = 0.007
     d_cutoff: float = 1.0

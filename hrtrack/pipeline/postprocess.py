@@ -3,7 +3,10 @@
 Files and folders (the whole track in view, a little late): gaps of up to G
 frames inside a track are filled by interpolation (`hrtrack.tracking.interpolation`),
 then each joint is smoothed by a confidence-weighted Savitzky-Golay fit over a
-window of 2h+1 frames centred on it (`hrtrack.tracking.smoothing`). Frame t is
+window of 2h+1 frames centred on it (`hrtrack.tracking.smoothing`); with
+`stabilise`, relative to the camera (`hrtrack.tracking.camera_motion`): the
+camera's path over the window is taken out before the fit and put back after, so
+a shaking camera's real motion of every joint is kept, not flattened. Frame t is
 final once frame t + G + h has arrived (its window's last frame, t + h, may be
 inside a gap that closes G frames later), so the stage holds the poses of the last
 L + h + 1 frames, L = G + h, and emits frame t when frame t + L arrives; `flush`
@@ -84,13 +87,14 @@ class PostProcess:
         window: frames of the Savitzky-Golay window (odd, >= 3); None: no bidirectional smoothing.
         order: its polynomial order, in [1, window - 2].
         one_euro: a `OneEuroPoses` applied to each frame as it is emitted, or None.
+        stabilise: smooth relative to the camera's path, from the shifts given to `push`.
         keep_images: keep frames' images until they are emitted (a sink draws them); otherwise
             emitted frames carry an empty image.
     """
 
     def __init__(self, *, num_joints: int, joint_threshold: float, interpolate_gap: int = 0,
                  interpolate_decay: float = 0.9, window: int | None = None, order: int = 2,
-                 one_euro: OneEuroPoses | None = None, keep_images: bool = True) -> None:
+                 one_euro: OneEuroPoses | None = None, stabilise: bool = False, keep_images: bool = True) -> None:
         check_postprocess(interpolate_gap, interpolate_decay, window, order)
         self.num_joints = num_joints
         self.joint_threshold = joint_threshold
@@ -99,6 +103,7 @@ class PostProcess:
         self.half = 0 if window is None else window // 2
         self.order = order
         self.one_euro = one_euro
+        self.stabilise = bool(stabilise)
         self.keep_images = keep_images
         self.reset()
 
@@ -113,20 +118,29 @@ class PostProcess:
             self.keep_images = keep_images
         self._count = 0
         self._poses: deque[Poses] = deque()    # frames count - len .. count - 1, filled but unsmoothed
+        self._camera: deque[np.ndarray] = deque()  # the camera's position at each of those frames
+        self._position = np.zeros(2)
         self._pending: deque[Frame] = deque()  # frames not yet emitted
         self._last = Poses.empty(self.num_joints)  # last appearance of each track seen in the last G + 1 frames
         self._last_t = np.zeros(0, np.int64)
         if self.one_euro is not None:
             self.one_euro.reset()
 
-    def push(self, frame: Frame, poses: Poses) -> list[tuple[Frame, Poses]]:
-        """Add the next frame's tracked poses; return the frames now final, in order."""
+    def push(self, frame: Frame, poses: Poses, camera_shift: np.ndarray | None = None) -> list[tuple[Frame, Poses]]:
+        """Add the next frame's tracked poses; return the frames now final, in order.
+
+        `camera_shift` is the image translation (x, y) from the previous frame to
+        this one (`FlowTrackPipeline.camera_shift`); None: the camera held still.
+        """
         if poses.num_joints != self.num_joints:
             raise HrtrackError(f"poses have {poses.num_joints} joints, the post-processing {self.num_joints}")
         t = self._count
         if self.gap:
             self._fill_gaps(poses, t)
+        if camera_shift is not None and t > 0:
+            self._position = self._position + np.asarray(camera_shift, np.float64)
         self._poses.append(poses)
+        self._camera.append(self._position)
         self._pending.append(frame if self.keep_images else replace(frame, image=_NO_IMAGE))
         self._count += 1
         return [self._emit()] if len(self._pending) > self.lag else []
@@ -169,6 +183,7 @@ class PostProcess:
         # Past frames are kept only as far back as the next window reaches.
         while self._count - len(self._poses) < e + 1 - self.half:
             self._poses.popleft()
+            self._camera.popleft()
         return frame, poses
 
     def _smooth(self, poses: Poses, e: int, first: int) -> Poses:
@@ -186,10 +201,17 @@ class PostProcess:
         weights = np.zeros((n, w, k))
         values[rows[found], col[found]] = np.concatenate([p.keypoints for p in window])[found]
         weights[rows[found], col[found]] = np.where(scores > self.joint_threshold, scores, 0.0)
+        centre = np.zeros(2)
+        if self.stabilise:
+            path = np.zeros((w, 2))
+            start = lo - (e - self.half)
+            path[start:start + hi - lo + 1] = [self._camera[u - first] for u in range(lo, hi + 1)]
+            centre = path[self.half]
+            values -= path[None, :, None, :]
         values, weights = values.transpose(0, 2, 1, 3), weights.transpose(0, 2, 1)
         fitted, ok = weighted_savgol(values.reshape(n * k, w, 2), weights.reshape(n * k, w), self.order)
         use = (ok.reshape(n, k) & poses.joints_above(self.joint_threshold))[..., None]
-        keypoints = np.where(use, fitted.reshape(n, k, 2), poses.keypoints)
+        keypoints = np.where(use, fitted.reshape(n, k, 2) + centre, poses.keypoints)
         return replace(poses, keypoints=keypoints.astype(np.float32))
 
 

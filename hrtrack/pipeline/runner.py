@@ -142,7 +142,7 @@ def track_source(source: FrameSource, detect: DetectFn, pipeline: FlowTrackPipel
                     write([(frame, poses)])
                 else:
                     t = time.perf_counter()
-                    ready = postprocess.push(frame, poses)
+                    ready = postprocess.push(frame, poses, pipeline.camera_shift)
                     timer.add("postprocess", t)
                     write(ready)
                 bar.update(1)

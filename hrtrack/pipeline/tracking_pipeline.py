@@ -17,6 +17,7 @@ from ..errors import HrtrackError
 from ..models.estimator import PoseEstimator
 from ..structures import Boxes, Poses
 from ..timing import StageTimer
+from ..tracking.camera_motion import camera_shift
 from ..tracking.nms import box_nms, merge_boxes
 from ..tracking.oks import oks_nms
 from ..tracking.propagate import propagate_boxes, warp_poses
@@ -38,7 +39,9 @@ class FlowTrackPipeline:
 
     The pipeline owns the state that crosses frames: the previous frame and its
     tracked poses. Each frame it warps those poses by the flow once and hands the
-    moved poses to both box propagation and association.
+    moved poses to both box propagation and association. After each frame,
+    `camera_shift` is the camera's image translation from the previous frame
+    (the flow's median; zero without flow), for smoothing relative to the camera.
 
     Args:
         estimator: the batched HRNet estimator.
@@ -85,6 +88,7 @@ class FlowTrackPipeline:
         self.tracker.reset()
         self._prev_frame: np.ndarray | None = None
         self._prev_poses = Poses.empty(self.estimator.layout.num_joints)
+        self.camera_shift = np.zeros(2)
 
     def __call__(self, frame_bgr: np.ndarray, detections: Boxes, timer: StageTimer | None = None) -> Poses:
         """Tracked poses of one frame (frames must come in order); stage times go to `timer`."""
@@ -93,6 +97,7 @@ class FlowTrackPipeline:
         flow = None
         if self.flow is not None and self._prev_frame is not None:
             flow = self.flow(self._prev_frame, frame_bgr)
+            self.camera_shift = camera_shift(flow)
             t = timer.add("flow", t)
         previous = self._prev_poses
         moved = warp_poses(previous, flow) if flow is not None else previous
