@@ -10,7 +10,8 @@ import pytest
 
 from hrtrack.config import CONFIG_ROOT, load_config, to_dict
 from hrtrack.pipeline.config import PipelineConfig
-from hrtrack.pipeline.fast import BF16_FLAGS, FAST_OVERLAY, cpu_flags, plan_fast
+from hrtrack.pipeline.build import build_pipeline
+from hrtrack.pipeline.fast import BF16_FLAGS, FAST_OVERLAY, cpu_flags, cpu_precision, plan_fast
 
 AMX = frozenset({"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8", "avx512_vnni"})
 VNNI_ONLY = frozenset({"avx2", "avx512f", "avx512_vnni"})
@@ -174,3 +175,34 @@ def test_cli_track_dataset_takes_detect_every_and_fast(capsys, tmp_path, torch_h
     assert saved.detector.every == 2 and saved.estimator.flip_test is False
     written = sorted(p.name for p in out.glob("*.json"))
     assert written == sorted(p.name for p in gt.glob("*.json"))
+
+
+@pytest.mark.parametrize("precision, device, flags, kept", [
+    ("bf16", "cpu", frozenset(), "fp32"),
+    ("bf16", "cpu", frozenset({"avx512_bf16"}), "bf16"),
+    ("bf16", "cpu", frozenset({"amx_bf16"}), "bf16"),
+    ("fp32", "cpu", frozenset(), "fp32"),
+    ("auto", "cpu", frozenset(), "auto"),
+])
+def test_bf16_asked_of_a_cpu_without_it_falls_back_to_fp32_with_one_line(precision, device, flags, kept):
+    chosen, note = cpu_precision(precision, device, flags)
+    assert chosen == kept
+    assert (note is not None) == (kept != precision)
+    if note is not None:
+        assert note == ("estimator.precision bf16 falls back to fp32: this CPU has no bf16 instructions "
+                        "(avx512_bf16, amx_bf16)")
+
+
+def test_the_pipeline_says_once_that_it_runs_fp32(monkeypatch, capsys, instant_hrnet):
+    import hrtrack.pipeline.fast as fast
+
+    weights, model_yaml = instant_hrnet
+    monkeypatch.setattr(fast, "cpu_flags", lambda: frozenset({"avx2"}))
+    cfg = load_config(PipelineConfig, "synthetic_tiny", "pipeline",
+                      [f"estimator.model={model_yaml}", "estimator.precision=bf16", "estimator.engine=torch"])
+    built = build_pipeline(cfg, weights, device="cpu")
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["hrtrack: estimator.precision bf16 falls back to fp32: this CPU has no bf16 instructions "
+                   "(avx512_bf16, amx_bf16)"]
+    # The network runs in fp32: its output dtype is float32 with no autocast.
+    assert built.pipeline.estimator.engine.amp_dtype is None

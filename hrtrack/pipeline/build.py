@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,6 +22,7 @@ from ..tracking.reid import ReIdentifier
 from ..tracking.smoothing import check_one_euro
 from ..tracking.tracker import FlowTracker
 from .config import PipelineConfig, PostprocessConfig, TrackingConfig
+from .fast import cpu_precision
 from .keyframes import KeyframeSchedule, check_every
 from .postprocess import OneEuroPoses, PostProcess, check_postprocess
 from .runner import DetectFn
@@ -57,8 +59,11 @@ def build_pipeline(cfg: PipelineConfig, pose_weights: str | Path | None, *, devi
     else:
         network = build_pose_model(model_cfg)
         load_pose_weights(network, pose_weights)
+    precision, note = cpu_precision(cfg.estimator.precision, device)
+    if note is not None:
+        print(f"hrtrack: {note}", file=sys.stderr)
     estimator = PoseEstimator(network, model_cfg.codec, engine=cfg.estimator.engine, flip_test=cfg.estimator.flip_test,
-                              layout=model_cfg.joint_layout, device=device, precision=cfg.estimator.precision,
+                              layout=model_cfg.joint_layout, device=device, precision=precision,
                               max_batch=cfg.estimator.max_batch)
     needs_flow = cfg.propagation.enabled or (cfg.tracking.use_flow and cfg.tracking.similarity == "oks")
     flow = None

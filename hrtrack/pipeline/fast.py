@@ -155,6 +155,17 @@ def plan_fast(cfg: PipelineConfig, *, user_keys: Iterable[str] = (), device: str
     return FastPlan(tuple(f"{k}={_yaml(v)}" for k, v in chosen.items()), line, tuple(notes))
 
 
+def cpu_precision(precision: str, device: str | torch.device, flags: frozenset[str] | None = None
+                  ) -> tuple[str, str | None]:
+    """The HRNet precision to run: bf16 asked of a CPU without bf16 instructions becomes fp32 (emulated
+    bf16 is slower than fp32 there), with the one line that says so; anything else is kept, with None."""
+    flags = cpu_flags() if flags is None else flags
+    if precision != "bf16" or resolve_device(device).type != "cpu" or flags.intersection(BF16_FLAGS):
+        return precision, None
+    return "fp32", (f"estimator.precision bf16 falls back to fp32: this CPU has no bf16 instructions "
+                    f"({', '.join(BF16_FLAGS)})")
+
+
 def _bf16_refusal(cfg: PipelineConfig, onnx_weights: bool, flags: frozenset[str]) -> str | None:
     """Why HRNet cannot run bf16 on this CPU (one line), or None when it can."""
     if not flags.intersection(BF16_FLAGS):
