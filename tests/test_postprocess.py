@@ -259,10 +259,13 @@ def test_frame_t_comes_out_when_frame_t_plus_lag_arrives(gap, window):
 
 def test_state_stays_bounded_when_tracks_keep_coming_and_going():
     """A long video where every track lives one frame: only tracks that may still come back are remembered."""
-    stage = PostProcess(num_joints=K, joint_threshold=0.3, interpolate_gap=4, window=5, keep_images=False)
+    stage = PostProcess(num_joints=K, joint_threshold=0.3, interpolate_gap=4, window=5, stabilise=True,
+                        keep_images=False)
     for t in range(500):
-        stage.push(Frame(t, str(t), IMAGE), poses([t, 10_000 + t], np.full((2, K, 2), t), np.full((2, K), 0.9)))
+        stage.push(Frame(t, str(t), IMAGE), poses([t, 10_000 + t], np.full((2, K, 2), t), np.full((2, K), 0.9)),
+                   np.array([0.5, -0.25]))
         assert len(stage._last) <= 2 * 5 and len(stage._poses) <= stage.lag + 3 and len(stage._pending) <= stage.lag
+        assert len(stage._camera) == len(stage._poses)  # the camera's path is kept as far back as the poses
 
 
 def test_live_sources_get_one_euro_and_files_the_chosen_smoother():
