@@ -196,9 +196,12 @@ def upstream(cfg) -> str:
 class FanOutTracker:
     """The association stage of several rows at once, in the pipeline's place for its tracker.
 
-    The pipeline hands each frame's poses and flow once; every row's tracker
-    associates them with its own previous output, moved by the flow or not as
-    its `tracking.use_flow` says, exactly as a pipeline of its own would.
+    The pipeline hands each frame's poses, its previous output moved by the flow,
+    and the flow, once. Every row tracked the same poses (a tracker only sets
+    ids), so a row's own previous output, moved, is the pipeline's with the row's
+    ids: the flow is sampled once for all rows. Each row's tracker associates the
+    poses with it, or with its unmoved previous output and no flow where its
+    `tracking.use_flow` is off, exactly as a pipeline of its own would.
     """
 
     def __init__(self, trackers: dict):
@@ -213,19 +216,15 @@ class FanOutTracker:
         self.tracked = {}
 
     def __call__(self, poses, previous, flow, frame=None):
-        from hrtrack.structures import Poses
-        from hrtrack.tracking.propagate import warp_poses
-
         for key, (tracker, use_flow) in self.trackers.items():
             start = time.perf_counter()
-            last = self.tracked.get(key, Poses.empty(poses.num_joints))
+            last = self.tracked.get(key, previous)
             if use_flow:
-                self.tracked[key] = tracker(poses, warp_poses(last, flow) if flow is not None else last, flow,
-                                            frame=frame)
+                self.tracked[key] = tracker(poses, previous.with_track_ids(last.track_ids), flow, frame=frame)
             else:
                 self.tracked[key] = tracker(poses, last, None, frame=frame)
             self.seconds[key] += time.perf_counter() - start
-        # Every row tracks the same poses: the pipeline propagates the first row's, ids aside the same.
+        # The pipeline keeps the first row's output as its previous poses (the others differ in ids only).
         return next(iter(self.tracked.values()))
 
 
@@ -272,7 +271,6 @@ def run_group(group: Group, bed: TestBed, model, outs: dict) -> dict:
             person_threshold=lead.output.person_threshold)
     pipeline.tracker = fan
     pipeline.use_flow_in_association = True  # hand the flow over; each row decides whether to use it
-    fan.seconds = dict.fromkeys(cfgs, 0.0)
     dets = read_coco_detections(group.detections)
     keyframes = build_keyframes(lead)
     shared, own, frames = 0.0, dict.fromkeys(cfgs, 0.0), 0
