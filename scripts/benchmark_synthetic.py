@@ -11,8 +11,9 @@ Variants (one table; mAP, MOTA, ID switches, keypoint HOTA, AssA, IDF1, jitter, 
   (j) (c) through the synthetic_tiny_plus preset: FlowTrack plus what pays beyond the paper
   (j1), (j2), (j3) (c) with one part alone: re-identification, gap filling, smoothing
   (k) (c) with `hrtrack track --fast`'s overlay as it applies on this CPU (hrtrack.pipeline.fast):
-      keyframe detection, no flip test, half-size flow, bf16 HRNet where the CPU has bf16; the
-      detector entries are left out (the simulated detector stands in for every detector)
+      keyframe detection with re-identification, no flip test, half-size flow, bf16 HRNet where
+      the CPU has bf16; the detector entries are left out (the simulated detector stands in for
+      every detector)
 Oracle rows (no network; `hrtrack.pipeline.oracle`):
   (g) ground-truth poses through the tracker: the ceiling
   (h2), (h4) ground-truth poses with Gaussian joint noise of sigma 2 and 4 px
@@ -35,7 +36,10 @@ demo --train`). Detections are the generator's simulated detector at the bed's
 difficulty; --det-miss, --det-jitter and --det-fp override it. "dup." counts
 duplicate tracks (`hrtrack.evaluation.duplicates`) per clip; jitter is the mean
 joint acceleration error against the truth (`hrtrack.evaluation.jitter`,
-px/frame^2). Ends with one `RESULT` line per test bed.
+px/frame^2). --ceiling also scores each row's outputs after the best
+re-labelling of whole tracks, one that knows the truth
+(`hrtrack.evaluation.identity_ceiling`): the identity scores no
+re-identification can pass. Ends with one `RESULT` line per test bed.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ VARIANTS = {
     "f": ("FlowTrack, ground-truth boxes", []),
     "j": ("FlowTrack + the plus preset", []),
     # Each part alone, at the settings the plus preset would give it (measured whether or not it is in it).
-    "j1": ("FlowTrack + re-identification", ["tracking.reid=true", "tracking.reid_threshold=0.4"]),
+    "j1": ("FlowTrack + re-identification", ["tracking.reid=true"]),
     "j2": ("FlowTrack + gap filling", ["postprocess.interpolate_gap=5"]),
     "j3": ("FlowTrack + smoothing", ["postprocess.smoother=savgol", "postprocess.stabilise=true"]),
     # Its settings are `--fast`'s on this CPU (fast_overrides); bf16 only where the CPU has the instructions.
@@ -350,8 +354,23 @@ def fast_overrides(cfg, flags: frozenset[str] | None = None) -> tuple[list[str],
     return kept, "; ".join([", ".join(kept) or "nothing", *notes])
 
 
-def run_bed(bed: TestBed, variants: list[str], model, overrides: list[str], det: dict, work: Path) -> dict:
-    """Every variant on one test bed: {variant: row}. Rows that differ only after the estimator share its run."""
+def ceiling(gt_dir: Path, pred: Path, max_gap: int) -> dict:
+    """MOTA, ID switches, AssA and IDF1 after the best re-labelling of whole predicted tracks
+    (hrtrack.evaluation.identity_ceiling): what no re-identification can pass."""
+    from hrtrack.evaluation.identity_ceiling import ceiling_folders
+
+    result = ceiling_folders(gt_dir, pred, max_gap)
+    s, h = result.summary(), result.hota_totals()
+    return {"MOTA": s["MOTA"]["Total"], "ID switches": s["counts"]["num_switches"], "AssA": h["AssA"],
+            "IDF1": h["IDF1"]}
+
+
+def run_bed(bed: TestBed, variants: list[str], model, overrides: list[str], det: dict, work: Path,
+            max_gap: int | None = None) -> dict:
+    """Every variant on one test bed: {variant: row}. Rows that differ only after the estimator share its run.
+
+    With `max_gap`, each row also has its identity `ceiling` (tracks joined across at most that many frames).
+    """
     from hrtrack.config import load_config
     from hrtrack.pipeline.config import PipelineConfig
     from hrtrack.synthetic import generate_dataset
@@ -397,6 +416,10 @@ def run_bed(bed: TestBed, variants: list[str], model, overrides: list[str], det:
         print(f"[{bed.name}] ({key}) {label}: mAP {r['mAP']:.1f}  MOTA {r['MOTA']:.1f}  IDsw {r['ID switches']}  "
               f"HOTA {r['HOTA']:.1f}  AssA {r['AssA']:.1f}  IDF1 {r['IDF1']:.1f}  jitter {r['jitter']:.2f}  "
               f"dup. {'/'.join(map(str, r['duplicate tracks']))}  {r['fps']:.1f} fps", flush=True)
+        if max_gap is not None:
+            c = r["ceiling"] = ceiling(bed.gt_dir, work / key, max_gap)
+            print(f"[{bed.name}] ({key}) identity ceiling: MOTA {c['MOTA']:.1f}  IDsw {c['ID switches']}  "
+                  f"AssA {c['AssA']:.1f}  IDF1 {c['IDF1']:.1f}", flush=True)
     return rows
 
 
@@ -412,6 +435,15 @@ def print_table(title: str, rows: dict, full: bool) -> None:
             f"{r['MOTA']:.1f}", str(r["ID switches"]), f"{r['HOTA']:.1f}", f"{r['AssA']:.1f}", f"{r['IDF1']:.1f}",
             f"{r['jitter']:.2f}", " ".join(map(str, r["duplicate tracks"])), f"{r['fps']:.1f}"]
         print(f"| ({key}) {r['variant']} | " + " | ".join(cells) + " |")
+    if any("ceiling" in r for r in rows.values()):
+        print("\nIdentity ceiling: the same outputs after the best re-labelling of whole tracks "
+              "(hrtrack.evaluation.identity_ceiling)\n")
+        print("| variant | MOTA | ID sw. | AssA | IDF1 | ceiling: MOTA | ID sw. | AssA | IDF1 |")
+        print("|---|" + "---:|" * 8)
+        for key, r in rows.items():
+            c = r["ceiling"]
+            print(f"| ({key}) {r['variant']} | {r['MOTA']:.1f} | {r['ID switches']} | {r['AssA']:.1f} | "
+                  f"{r['IDF1']:.1f} | {c['MOTA']:.1f} | {c['ID switches']} | {c['AssA']:.1f} | {c['IDF1']:.1f} |")
 
 
 def result_line(prefix: str, rows: dict) -> str:
@@ -419,11 +451,16 @@ def result_line(prefix: str, rows: dict) -> str:
     def num(v: float) -> str:
         return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.1f}"
 
+    def ceiling_keys(k: str, r: dict) -> str:
+        c = r.get("ceiling")
+        return "" if c is None else (f" {k}_idsw_ceiling={c['ID switches']} {k}_AssA_ceiling={num(c['AssA'])} "
+                                     f"{k}_MOTA_ceiling={num(c['MOTA'])}")
+
     return "RESULT " + " ".join(
         [prefix] * bool(prefix) + [f"{k}_mAP={num(r['mAP'])} {k}_MOTA={num(r['MOTA'])} {k}_idsw={r['ID switches']} "
                                    f"{k}_dups={sum(r['duplicate tracks'])} {k}_HOTA={num(r['HOTA'])} "
                                    f"{k}_AssA={num(r['AssA'])} {k}_IDF1={num(r['IDF1'])} "
-                                   f"{k}_jitter={r['jitter']:.2f}" for k, r in rows.items()])
+                                   f"{k}_jitter={r['jitter']:.2f}" + ceiling_keys(k, r) for k, r in rows.items()])
 
 
 def main() -> None:
@@ -447,6 +484,10 @@ def main() -> None:
     parser.add_argument("--det-fp", type=float, help="simulated detector: false positives per frame")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="pipeline config override applied to every variant")
+    parser.add_argument("--ceiling", type=int, nargs="?", const=25, metavar="FRAMES",
+                        help="also score each row after the best re-labelling of whole tracks that knows the truth "
+                             "(joining pieces at most FRAMES apart, default 25: one second): what no "
+                             "re-identification can pass")
     parser.add_argument("--json", type=Path, help="also write the tables as JSON")
     args = parser.parse_args()
 
@@ -459,6 +500,8 @@ def main() -> None:
         base = Difficulty.preset(args.preset)
     except HrtrackError as exc:
         parser.error(str(exc))
+    if args.ceiling is not None and args.ceiling < 1:
+        parser.error(f"--ceiling must be at least 1 frame, got {args.ceiling}")
     if args.sweep and args.preset != "default":
         parser.error("--sweep moves one axis of the default clips; leave out --preset")
     if args.sweep and args.quick:
@@ -490,7 +533,8 @@ def main() -> None:
                     print(f"[{bed.name}] the same clips as [{done[bed.root][0]}]: the same rows", flush=True)
                     tables[bed.name] = done[bed.root][1]
                     continue
-                tables[bed.name] = run_bed(bed, args.variants, model, args.overrides, det, work / f"b{len(tables)}")
+                tables[bed.name] = run_bed(bed, args.variants, model, args.overrides, det, work / f"b{len(tables)}",
+                                           args.ceiling)
                 done[bed.root] = (bed.name, tables[bed.name])
             if axis is not None:
                 levels = [level for level, _ in group]

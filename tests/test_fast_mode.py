@@ -32,19 +32,21 @@ def _with_mobilenet_weights(torch_home) -> None:
 def test_every_entry_on_a_cpu_with_bf16_and_the_faster_detector_at_hand(torch_home):
     _with_mobilenet_weights(torch_home)
     plan = plan_fast(_cfg("estimator.engine=torch"), user_keys=["estimator.engine"], device="cpu", flags=AMX)
-    assert plan.overrides == ("detector.every=4", "detector.adaptive=true",
+    assert plan.overrides == ("detector.every=4", "detector.adaptive=true", "tracking.reid=true",
                               "detector.model=fasterrcnn_mobilenet_v3_large_fpn", "detector.max_size=640",
                               "detector.engine=onnxruntime", "estimator.flip_test=false", "estimator.precision=bf16",
                               "flow.scale=0.5")
     assert plan.notes == ()
     assert "\n" not in plan.line and plan.line.startswith("--fast changes detector.every 1 -> 4, ")
-    for text in ("detector.model fasterrcnn_resnet50_fpn -> fasterrcnn_mobilenet_v3_large_fpn",
+    for text in ("tracking.reid false -> true",
+                 "detector.model fasterrcnn_resnet50_fpn -> fasterrcnn_mobilenet_v3_large_fpn",
                  "detector.max_size null -> 640", "estimator.flip_test true -> false",
                  "estimator.precision auto -> bf16", "flow.scale 1.0 -> 0.5"):
         assert text in plan.line
     fast = load_config(PipelineConfig, "cpu_w32_256x192", "pipeline", list(plan.overrides))
     assert (fast.detector.every, fast.detector.adaptive, fast.estimator.flip_test, fast.flow.scale) == (4, True, False,
                                                                                                           0.5)
+    assert fast.tracking.reid and fast.tracking.reid_threshold == 0.4
 
 
 def test_missing_fast_detector_weights_keep_the_preset_detector_and_say_so(torch_home):
@@ -82,17 +84,35 @@ def test_the_users_own_settings_are_left_as_set(torch_home):
     cfg = _cfg("detector.every=2", "flow.scale=0.75", "detector.model=fcos_resnet50_fpn")
     plan = plan_fast(cfg, user_keys=["detector.every", "flow.scale", "detector.model"], device="cpu", flags=PLAIN)
     keys = [o.split("=")[0] for o in plan.overrides]
+    assert "tracking.reid" in keys
     assert "detector.every" not in keys and "flow.scale" not in keys and "detector.model" not in keys
     assert "detector.every" not in plan.line and "flow.scale" not in plan.line
+
+
+def test_the_detector_on_every_frame_keeps_re_identification_and_needs_no_adaptive_keyframes(torch_home):
+    plan = plan_fast(_cfg("detector.every=1"), user_keys=["detector.every"], device="cpu", flags=PLAIN,
+                     need_detector_weights=False)
+    keys = [o.split("=")[0] for o in plan.overrides]
+    assert "detector.every" not in keys and "detector.adaptive" not in keys and "adaptive" not in plan.line
+    assert "tracking.reid" in keys and "estimator.flip_test" in keys
 
 
 def test_a_detection_file_or_own_detector_weights_leave_the_detector_alone(torch_home):
     _with_mobilenet_weights(torch_home)
     plan = plan_fast(_cfg(), device="cpu", flags=PLAIN, runs_detector=False)
     assert not any(o.startswith("detector.") for o in plan.overrides) and "detector" not in plan.line
+    # Re-identification is there to take back what keyframes lose: without keyframes it stays off.
+    assert "tracking.reid=true" not in plan.overrides and "reid" not in plan.line
     plan = plan_fast(_cfg(), device="cpu", flags=PLAIN, own_detector_weights=True)
     keys = [o.split("=")[0] for o in plan.overrides]
     assert "detector.model" not in keys and "detector.every" in keys
+
+
+def test_a_preset_with_reidentification_on_keeps_its_own_settings(torch_home):
+    cfg = load_config(PipelineConfig, "flowtrack_plus_w48_384x288", "pipeline", ["tracking.reid_threshold=0.6"])
+    plan = plan_fast(cfg, device="cpu", flags=PLAIN, need_detector_weights=False)
+    assert "detector.every=4" in plan.overrides
+    assert not any(o.startswith("tracking.") for o in plan.overrides) and "reid" not in plan.line
 
 
 def test_a_cheaper_preset_detector_is_kept_and_a_fixed_size_one_gets_no_size_policy(torch_home):

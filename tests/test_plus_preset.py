@@ -111,6 +111,16 @@ def test_result_line_has_c_and_j_keys(bench):
     assert values["c_idsw"] == "188" and values["j_idsw"] == "90"
     assert values["c_AssA"] == "61.2" and values["c_MOTA"] == "58.7" and values["c_dups"] == "4"
     assert values["c_jitter"] == "4.12" and values["j_jitter"] == "1.99"
+    assert not any(k.endswith("_ceiling") for k in values)
+
+
+def test_result_line_has_the_identity_ceiling_where_measured(bench):
+    row = {"mAP": 70.7, "MOTA": 62.7, "ID switches": 161, "duplicate tracks": [1, 0, 0, 1], "HOTA": 54.9,
+           "AssA": 62.7, "IDF1": 73.6, "jitter": 3.72}
+    ceiling = {"MOTA": 63.84, "ID switches": 83, "AssA": 64.46, "IDF1": 76.1}
+    values = dict(re.findall(r"(\w+)=(\S+)", bench.result_line("", {"c": {**row, "ceiling": ceiling}, "j": row})))
+    assert (values["c_idsw_ceiling"], values["c_AssA_ceiling"], values["c_MOTA_ceiling"]) == ("83", "64.5", "63.8")
+    assert "j_idsw_ceiling" not in values and values["j_idsw"] == "161"
 
 
 def test_rows_on_the_plus_preset_are_known_rows(bench):
@@ -191,8 +201,9 @@ def test_rows_sharing_one_network_run_write_what_their_own_runs_write(bench, tmp
 def test_fast_row_takes_the_fast_overlay_less_what_the_simulated_detector_cannot_show(bench, flags, bf16):
     cfg = load_config(PipelineConfig, bench.BASE, "pipeline")
     overrides, line = bench.fast_overrides(cfg, flags)
-    # Keyframes (adaptive), no flip test, half-size flow; bf16 only with the CPU's instructions.
-    expected = {"detector.every=4", "detector.adaptive=true", "estimator.flip_test=false", "flow.scale=0.5"}
+    # Keyframes (adaptive) with re-identification, no flip test, half-size flow; bf16 only with the CPU's instructions.
+    expected = {"detector.every=4", "detector.adaptive=true", "tracking.reid=true", "estimator.flip_test=false",
+                "flow.scale=0.5"}
     assert set(overrides) == expected | ({"estimator.precision=bf16"} if bf16 else set())
     assert ("no bf16 instructions" in line) != bf16
     moved = load_config(PipelineConfig, bench.BASE, "pipeline", overrides)

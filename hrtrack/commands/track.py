@@ -41,8 +41,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the detector on every K-th frame only (K >= 1; 1: every frame, the presets'); flow "
                              "propagation carries the boxes between; overrides detector.every")
     parser.add_argument("--fast", action="store_true",
-                        help="the fastest settings whose accuracy cost is measured (keyframe detection, a faster "
-                             "detector, no flip test, bf16 HRNet where the CPU has it, half-size flow), laid over "
+                        help="the fastest settings whose accuracy cost is measured (keyframe detection with "
+                             "re-identification, a faster detector, no flip test, bf16 HRNet where the CPU has it, "
+                             "half-size flow), laid over "
                              "the preset; prints what it changes (docs/deployment.md)")
     parser.add_argument("--flow", metavar="NAME", help="flow backend: dis, farneback or a ptlflow model name "
                                                        "(flownet2, raft, ...); overrides the preset")

@@ -956,14 +956,12 @@ class PoseTrackEvaluator:
                                self.strict_hota)
 
 
-def evaluate_folders(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, strict: bool = False,
-                     progress: bool = True, hota: bool = False, strict_hota: bool = False) -> PoseTrackResult:
-    """Evaluate a folder of per-sequence predictions against a folder of ground truth (2017, 2018 or 21 JSON).
+def sequence_pairs(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike
+                   ) -> list[tuple[str, Path, Path]]:
+    """(name, ground-truth file, prediction file) of each ground-truth sequence, by name.
 
     Sequences pair by file name; a ground-truth sequence without a prediction file
-    is an error naming it; prediction files of other sequences are ignored. A
-    COCO-like prediction file that could be 2018 or 21 is read as its ground
-    truth's format.
+    is an error naming it; prediction files of other sequences are ignored.
     """
     gt_files = sequence_files(gt_dir)
     if not gt_files:
@@ -974,17 +972,32 @@ def evaluate_folders(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, str
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise HrtrackError(f"no prediction for sequence {missing[0]}: {Path(pred_dir) / (missing[0] + '.json')} "
                            f"does not exist{more}")
+    return [(name, Path(gt_path), Path(pred_files[name])) for name, gt_path in gt_files.items()]
+
+
+def read_pair(gt_path: Path, pred_path: Path) -> tuple[PoseTrackSequence, PoseTrackSequence]:
+    """A ground-truth sequence and its predictions; a COCO-like prediction file that could be 2018 or 21 is
+    read as its ground truth's format."""
+    gt = read_sequence(gt_path)
+    return gt, read_sequence(pred_path, "posetrack21" if gt.format == "posetrack21" else "posetrack18")
+
+
+def evaluate_folders(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, strict: bool = False,
+                     progress: bool = True, hota: bool = False, strict_hota: bool = False) -> PoseTrackResult:
+    """Evaluate a folder of per-sequence predictions against a folder of ground truth (2017, 2018 or 21 JSON).
+
+    Sequences pair as `sequence_pairs` pairs them, and read as `read_pair` reads them.
+    """
+    pairs = sequence_pairs(gt_dir, pred_dir)
     evaluator = PoseTrackEvaluator(strict=strict, hota=hota, strict_hota=strict_hota)
-    bar: Any = nullcontext(gt_files.items())
+    bar: Any = nullcontext(pairs)
     if progress:
         # Imported only to be shown: tqdm's import costs more than scoring a few sequences.
         from tqdm import tqdm
 
-        bar = tqdm(gt_files.items(), desc="evaluate", unit="seq", disable=None, leave=False)
-    with bar as names:
-        for name, gt_path in names:
-            pred_path = pred_files[name]
-            gt = read_sequence(gt_path)
-            pred = read_sequence(pred_path, "posetrack21" if gt.format == "posetrack21" else "posetrack18")
+        bar = tqdm(pairs, desc="evaluate", unit="seq", disable=None, leave=False)
+    with bar as items:
+        for _, gt_path, pred_path in items:
+            gt, pred = read_pair(gt_path, pred_path)
             evaluator.add_sequence(gt, pred, str(gt_path), str(pred_path))
     return evaluator.result()

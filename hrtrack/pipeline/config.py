@@ -81,7 +81,7 @@ class TrackingConfig:
     use_flow: bool = True
     reid: bool = False
     reid_seconds: float = 1.0
-    reid_threshold: float = 0.5
+    reid_threshold: float = 0.4
     reid_gate: float = 1.0
 
 
