@@ -36,10 +36,10 @@ demo --train`). Detections are the generator's simulated detector at the bed's
 difficulty; --det-miss, --det-jitter and --det-fp override it. "dup." counts
 duplicate tracks (`hrtrack.evaluation.duplicates`) per clip; jitter is the mean
 joint acceleration error against the truth (`hrtrack.evaluation.jitter`,
-px/frame^2). --ceiling also scores each row's outputs after the best
-re-labelling of whole tracks, one that knows the truth
-(`hrtrack.evaluation.identity_ceiling`): the identity scores no
-re-identification can pass. Ends with one `RESULT` line per test bed.
+px/frame^2). --ceiling also scores each row's outputs after a perfect
+re-identification, one that knows the truth and gives every track back to its
+own person (`hrtrack.evaluation.identity_ceiling`): the ceiling of any real
+one. Ends with one `RESULT` line per test bed.
 """
 
 from __future__ import annotations
@@ -355,8 +355,8 @@ def fast_overrides(cfg, flags: frozenset[str] | None = None) -> tuple[list[str],
 
 
 def ceiling(gt_dir: Path, pred: Path, max_gap: int) -> dict:
-    """MOTA, ID switches, AssA and IDF1 after the best re-labelling of whole predicted tracks
-    (hrtrack.evaluation.identity_ceiling): what no re-identification can pass."""
+    """MOTA, ID switches, AssA and IDF1 after a perfect re-identification of the predicted tracks
+    (hrtrack.evaluation.identity_ceiling): the ceiling of any real one."""
     from hrtrack.evaluation.identity_ceiling import ceiling_folders
 
     result = ceiling_folders(gt_dir, pred, max_gap)
@@ -436,7 +436,7 @@ def print_table(title: str, rows: dict, full: bool) -> None:
             f"{r['jitter']:.2f}", " ".join(map(str, r["duplicate tracks"])), f"{r['fps']:.1f}"]
         print(f"| ({key}) {r['variant']} | " + " | ".join(cells) + " |")
     if any("ceiling" in r for r in rows.values()):
-        print("\nIdentity ceiling: the same outputs after the best re-labelling of whole tracks "
+        print("\nIdentity ceiling: the same outputs after a perfect re-identification "
               "(hrtrack.evaluation.identity_ceiling)\n")
         print("| variant | MOTA | ID sw. | AssA | IDF1 | ceiling: MOTA | ID sw. | AssA | IDF1 |")
         print("|---|" + "---:|" * 8)
@@ -485,9 +485,9 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="pipeline config override applied to every variant")
     parser.add_argument("--ceiling", type=int, nargs="?", const=25, metavar="FRAMES",
-                        help="also score each row after the best re-labelling of whole tracks that knows the truth "
-                             "(joining pieces at most FRAMES apart, default 25: one second): what no "
-                             "re-identification can pass")
+                        help="also score each row after a perfect re-identification, one that knows the truth "
+                             "(joining pieces at most FRAMES apart, default 25: one second): the ceiling of "
+                             "any real one")
     parser.add_argument("--json", type=Path, help="also write the tables as JSON")
     args = parser.parse_args()
 

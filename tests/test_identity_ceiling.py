@@ -1,4 +1,4 @@
-"""The identity ceiling (best re-labelling of whole predicted tracks) on hand-made tracks with known answers."""
+"""The identity ceiling (a perfect re-identification of whole predicted tracks) on hand-made tracks with known answers."""
 
 from __future__ import annotations
 

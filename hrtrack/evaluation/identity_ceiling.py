@@ -1,16 +1,18 @@
-"""How far re-identification alone could take a tracker's output: the best re-labelling of its tracks.
+"""How far re-identification alone could take a tracker's output: a perfect re-identification of its tracks.
 
 Re-identification, and any offline stitching of track pieces, can only give a
 whole predicted track the id of an earlier one; it cannot split a track that
-follows one person and then another. Its ceiling on a set of predictions is
-reached by a re-labelling that knows the truth: each predicted track belongs to
-the true person it covers most (joints matched to them, poseval's matching), and
-joins the earlier track of the same person that ended before it started, at
-most `max_gap` frames before. Tracks of one person that overlap in time
-stay apart, since no re-labelling can merge them.
+follows one person and then another. A perfect one, which knows the truth, gives
+every track back to its own person and never to another: each predicted track
+belongs to the true person it covers most (joints matched to them, poseval's
+matching), and joins the earlier track of the same person that ended before it
+started, at most `max_gap` frames before. Tracks of one person that overlap in
+time stay apart, since no re-labelling can merge them.
 
 Scored against the same ground truth, the re-labelled predictions give the
-identity scores (ID switches, MOTA, AssA, IDF1) no re-identification can pass.
+identity scores (ID switches, MOTA, AssA, IDF1) of that perfect
+re-identification: the ceiling of any real one, whose recalls are a subset of
+these joins or mistakes.
 What a tracker still loses against that ceiling is what better
 re-identification could win; what the ceiling itself loses happens inside
 tracks (a track that moves onto another person), before re-identification.
@@ -87,8 +89,8 @@ def relabelled(pred: PoseTrackSequence, ids: dict[int, int]) -> PoseTrackSequenc
 
 
 def ceiling_folders(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, max_gap: int) -> PoseTrackResult:
-    """The scores (keypoint HOTA included) of a folder of predictions after the best re-labelling of whole
-    tracks (`stitched_ids`, each sequence on its own), paired and read as `evaluate_folders` does."""
+    """The scores (keypoint HOTA included) of a folder of predictions after a perfect re-identification
+    (`stitched_ids`, each sequence on its own), paired and read as `evaluate_folders` does."""
     evaluator = PoseTrackEvaluator(hota=True)
     for _, gt_path, pred_path in sequence_pairs(gt_dir, pred_dir):
         gt, pred = read_pair(gt_path, pred_path)
