@@ -4,20 +4,26 @@ A fixed synthetic clip, a tiny HRNet built here from a fixed seed, and the real
 verbs: `hrtrack track-dataset` (detections, DIS flow propagation, HRNet with flip
 test, OKS-NMS, flow-OKS association, PoseTrack 2017 and 2018 writers) and
 `hrtrack evaluate` (mAP, MOTA, HOTA) on that output and on a seeded noisy copy of
-the ground truth. Every byte written is compared with the files stored in
-tests/data/regression/. A refactoring keeps them identical; a change that is
-meant to alter results regenerates them with
+the ground truth. Every file written is compared with the files stored in
+tests/data/regression/: the same bytes; the tracker's output files may instead
+hold the same JSON with floats equal but for their last digits (`REL_TOL`). A
+refactoring keeps them identical; a change that is meant to alter results
+regenerates them with
 
     HRTRACK_UPDATE_REGRESSION=1 python -m pytest tests/test_regression.py
 
 and says why in its commit. The random-weight network gives junk poses, but
-deterministic junk: every stage's arithmetic shows in the bytes (the same on 1
-or 2 threads).
+deterministic junk: every stage's arithmetic shows in the numbers. Its joint
+scores are heatmap peaks near 1e-11, whose last float32 digits move with the
+CPU's instruction set and thread count (measured: up to 2.3e-5 relative, 1e-16
+absolute, under an emulated AVX-only ISA or one thread; coordinates, ids and
+every score file stayed byte-identical), hence the tolerance.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -33,6 +39,10 @@ from hrtrack.models.factory import ModelConfig
 from hrtrack.synthetic import generate_dataset
 
 STORED = Path(__file__).parent / "data" / "regression"
+# In the tracker's output files, floats may differ by this much relative to the stored value (40x the
+# measured CPU-to-CPU spread); anything else (ids, counts, strings, structure) must be equal.
+REL_TOL = 1e-3
+TRACKER_OUTPUTS = ("posetrack17.json", "posetrack18.json")
 UPDATE = os.environ.get("HRTRACK_UPDATE_REGRESSION") == "1"
 TINY = ModelConfig(width=8, num_joints=17, layout="posetrack", input_size=(64, 64), heatmap_size=(16, 16),
                    stage_modules=(1, 1, 1), blocks_per_branch=1, stage1_blocks=1)
@@ -100,9 +110,11 @@ def test_outputs_equal_the_stored_ones(outputs, name):
     assert path.is_file(), f"{path} is missing: run with HRTRACK_UPDATE_REGRESSION=1 once"
     stored = path.read_bytes()
     if outputs[name] != stored:
-        got, want = json.loads(outputs[name]), json.loads(stored)
-        pytest.fail(f"{name} differs from the stored file ({_first_difference(got, want)}); if the change is "
-                    f"intended, regenerate with HRTRACK_UPDATE_REGRESSION=1 and say why in the commit")
+        tolerance = REL_TOL if name in TRACKER_OUTPUTS else 0.0
+        difference = _first_difference(json.loads(outputs[name]), json.loads(stored), tolerance)
+        if difference is not None:
+            pytest.fail(f"{name} differs from the stored file ({difference}); if the change is intended, "
+                        f"regenerate with HRTRACK_UPDATE_REGRESSION=1 and say why in the commit")
 
 
 def test_the_tracked_clip_is_not_trivial(outputs):
@@ -115,19 +127,33 @@ def test_the_tracked_clip_is_not_trivial(outputs):
     assert 50 < noisy["mAP"]["Total"] < 100 and 0 < noisy["MOTA"]["Total"] < 100
 
 
-def _first_difference(got, want, where: str = "") -> str:
+def _first_difference(got, want, rel_tol: float, where: str = "") -> str | None:
+    """Where `got` first differs from `want`, floats by more than `rel_tol` relative, or None."""
+    if isinstance(got, float) and isinstance(want, float):
+        return None if math.isclose(got, want, rel_tol=rel_tol) else f"{where}: {got!r} vs {want!r}"
     if type(got) is not type(want):
         return f"{where or 'root'}: {type(got).__name__} vs {type(want).__name__}"
     if isinstance(got, dict):
-        for key in sorted(set(got) | set(want)):
-            if key not in got or key not in want:
-                return f"{where}.{key} present in only one"
-            if got[key] != want[key]:
-                return _first_difference(got[key], want[key], f"{where}.{key}")
-    if isinstance(got, list):
+        if set(got) != set(want):
+            return f"{where}.{sorted(set(got) ^ set(want))[0]} present in only one"
+        pairs = [(got[k], want[k], f"{where}.{k}") for k in sorted(got)]
+    elif isinstance(got, list):
         if len(got) != len(want):
             return f"{where}: {len(got)} items vs {len(want)}"
-        for i, (a, b) in enumerate(zip(got, want)):
-            if a != b:
-                return _first_difference(a, b, f"{where}[{i}]")
-    return f"{where}: {got!r} vs {want!r}"
+        pairs = [(a, b, f"{where}[{i}]") for i, (a, b) in enumerate(zip(got, want))]
+    else:
+        return None if got == want else f"{where}: {got!r} vs {want!r}"
+    return next((d for a, b, w in pairs if (d := _first_difference(a, b, rel_tol, w)) is not None), None)
+
+
+def test_the_comparison_allows_float_rounding_and_nothing_else():
+    stored = {"people": [{"track_id": [3], "score": [6.380574e-11], "x": [101.25]}]}
+    rounded = {"people": [{"track_id": [3], "score": [6.380571e-11], "x": [101.25]}]}
+    assert _first_difference(rounded, stored, REL_TOL) is None
+    assert _first_difference(rounded, stored, 0.0) == ".people[0].score[0]: 6.380571e-11 vs 6.380574e-11"
+    moved = {"people": [{"track_id": [3], "score": [6.380574e-11], "x": [101.5]}]}
+    assert _first_difference(moved, stored, REL_TOL) == ".people[0].x[0]: 101.5 vs 101.25"
+    other_id = {"people": [{"track_id": [4], "score": [6.380574e-11], "x": [101.25]}]}
+    assert _first_difference(other_id, stored, REL_TOL) == ".people[0].track_id[0]: 4 vs 3"
+    assert _first_difference({"people": []}, stored, REL_TOL) == ".people: 0 items vs 1"
+    assert _first_difference({"people": [{"track_id": [3]}]}, stored, REL_TOL) is not None
