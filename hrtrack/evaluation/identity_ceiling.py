@@ -44,27 +44,37 @@ def stitched_ids(gt: PoseTrackSequence, pred: PoseTrackSequence, max_gap: int,
     """
     if isinstance(max_gap, bool) or not isinstance(max_gap, int) or max_gap < 1:
         raise HrtrackError(f"max_gap must be an integer >= 1 (frames between two pieces), got {max_gap!r}")
-    first: dict[int, int] = {}
-    last: dict[int, int] = {}
-    for t, f in enumerate(pred.frames):
-        for pid in f.track_ids.tolist():
-            first.setdefault(pid, t)
-            last[pid] = t
-    votes: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    # Each predicted track's first and last frame.
+    per_frame = [f.track_ids for f in pred.frames]
+    tracks, inverse = np.unique(np.concatenate([np.zeros(0, np.int64), *per_frame]), return_inverse=True)
+    times = np.repeat(np.arange(len(per_frame)), [len(ids) for ids in per_frame])
+    first = np.full(len(tracks), len(per_frame), np.int64)
+    last = np.full(len(tracks), -1, np.int64)
+    np.minimum.at(first, inverse, times)
+    np.maximum.at(last, inverse, times)
+    # (predicted id, true id, joints matched) for every matched pair of every scored frame.
+    rows = [np.zeros((0, 3), np.int64)]
     for f in scored_frames(gt, pred, gt_name, pred_name):
-        if not len(f.gt_ids) or not len(f.pr_ids):
-            continue
-        match = match_frame(f.gt_xy, f.gt_has, f.head_size, f.pr_xy, f.pr_has, THRESHOLD)
-        for p in np.flatnonzero(match.gt_of_pred >= 0):
+        if len(f.gt_ids) and len(f.pr_ids):
+            match = match_frame(f.gt_xy, f.gt_has, f.head_size, f.pr_xy, f.pr_has, THRESHOLD)
+            p = np.flatnonzero(match.gt_of_pred >= 0)
             g = match.gt_of_pred[p]
-            votes[int(f.pr_ids[p])][int(f.gt_ids[g])] += int(match.hit[p, g].sum())
-    # Owner: the true person with most matched joints, the smaller id on ties.
-    owner = {p: min(v, key=lambda g: (-v[g], g)) for p, v in votes.items() if max(v.values()) > 0}
+            rows.append(np.stack([f.pr_ids[p], f.gt_ids[g], match.hit[p, g].sum(-1)], 1))
+    matched = np.concatenate(rows)
+    pairs, at = np.unique(matched[:, :2], axis=0, return_inverse=True)
+    votes = np.zeros(len(pairs), np.int64)
+    np.add.at(votes, at.ravel(), matched[:, 2])
+    # Owner: the true person with most matched joints, the smaller id on ties; tracks that matched none have none.
+    order = np.lexsort((pairs[:, 1], -votes, pairs[:, 0]))
+    best = order[np.r_[True, pairs[order[1:], 0] != pairs[order[:-1], 0]]] if len(order) else order
+    best = best[votes[best] > 0]
+    owner = dict(zip(pairs[best, 0].tolist(), pairs[best, 1].tolist()))
+    span = dict(zip(tracks.tolist(), zip(first.tolist(), last.tolist())))
     chains: dict[int, list[list[int]]] = defaultdict(list)
     joined: dict[int, int] = {}
-    for p in sorted(owner, key=lambda p: (first[p], p)):
+    for p in sorted(owner, key=lambda p: (span[p][0], p)):
         for chain in chains[owner[p]]:
-            if 0 < first[p] - last[chain[-1]] <= max_gap:
+            if 0 < span[p][0] - span[chain[-1]][1] <= max_gap:
                 chain.append(p)
                 joined[p] = chain[0]
                 break
@@ -92,7 +102,7 @@ def ceiling_folders(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, max_
     """The scores (keypoint HOTA included) of a folder of predictions after a perfect re-identification
     (`stitched_ids`, each sequence on its own), paired and read as `evaluate_folders` does."""
     evaluator = PoseTrackEvaluator(hota=True)
-    for _, gt_path, pred_path in sequence_pairs(gt_dir, pred_dir):
+    for gt_path, pred_path in sequence_pairs(gt_dir, pred_dir):
         gt, pred = read_pair(gt_path, pred_path)
         ids = stitched_ids(gt, pred, max_gap, str(gt_path), str(pred_path))
         evaluator.add_sequence(gt, relabelled(pred, ids), str(gt_path), str(pred_path))

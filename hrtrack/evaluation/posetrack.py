@@ -956,9 +956,8 @@ class PoseTrackEvaluator:
                                self.strict_hota)
 
 
-def sequence_pairs(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike
-                   ) -> list[tuple[str, Path, Path]]:
-    """(name, ground-truth file, prediction file) of each ground-truth sequence, by name.
+def sequence_pairs(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike) -> list[tuple[Path, Path]]:
+    """(ground-truth file, prediction file) of each ground-truth sequence, paired by name.
 
     Sequences pair by file name; a ground-truth sequence without a prediction file
     is an error naming it; prediction files of other sequences are ignored.
@@ -972,7 +971,7 @@ def sequence_pairs(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise HrtrackError(f"no prediction for sequence {missing[0]}: {Path(pred_dir) / (missing[0] + '.json')} "
                            f"does not exist{more}")
-    return [(name, Path(gt_path), Path(pred_files[name])) for name, gt_path in gt_files.items()]
+    return [(Path(gt_path), Path(pred_files[name])) for name, gt_path in gt_files.items()]
 
 
 def read_pair(gt_path: Path, pred_path: Path) -> tuple[PoseTrackSequence, PoseTrackSequence]:
@@ -997,7 +996,7 @@ def evaluate_folders(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, str
 
         bar = tqdm(pairs, desc="evaluate", unit="seq", disable=None, leave=False)
     with bar as items:
-        for _, gt_path, pred_path in items:
+        for gt_path, pred_path in items:
             gt, pred = read_pair(gt_path, pred_path)
             evaluator.add_sequence(gt, pred, str(gt_path), str(pred_path))
     return evaluator.result()
